@@ -1,0 +1,1 @@
+"""The ``swanlog`` command line: parses arguments, calls swanlog_core, prints."""

@@ -1,0 +1,116 @@
+"""swanlog: log training metrics to plain JSONL files, one per metric, and sync them later.
+
+import swanlog_core as swanlog
+
+run = swanlog.init(project="mnist", config={"lr": 1e-3})
+for step in range(100):
+    swanlog.log({"train/loss": 1 / (step + 1)})
+swanlog.finish()
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from . import _current
+from ._run import Config, Run, start_run
+from .errors import (
+    CorruptRunError,
+    Error,
+    InvalidValueError,
+    NotInitializedError,
+    RunExistsError,
+    RunLockedError,
+    RunNotFoundError,
+    SwanlogWarning,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Config",
+    "CorruptRunError",
+    "Error",
+    "InvalidValueError",
+    "NotInitializedError",
+    "Run",
+    "RunExistsError",
+    "RunLockedError",
+    "RunNotFoundError",
+    "SwanlogWarning",
+    "__version__",
+    "define_metric",
+    "finish",
+    "init",
+    "log",
+    "run",
+]
+
+
+def init(
+    project: str | None = None,
+    name: str | None = None,
+    config: Any = None,
+    logdir: Any = None,
+    mode: str = "offline",
+    id: str | None = None,
+    resume: Any = None,
+    tags: Any = None,
+    notes: str | None = None,
+) -> Run:
+    """Start a run (or resume one) and make it current.
+
+    Args:
+        project: project name; default: the current directory's name.
+        name: display name; default: the run id.
+        config: a dict (or argparse Namespace, or dataclass) saved to config.json.
+        logdir: where run folders go; default: ``$SWANLOG_DIR``, else ``./swanlog``.
+        mode: "offline" (files only) or "disabled" (every call a no-op).
+        id: 1-64 characters of [A-Za-z0-9_-]; default: 8 random [a-z0-9].
+        resume: None/"never": an existing id is an error; "allow"/True: continue it if
+            it exists; "must": it has to exist.
+        tags: a list of strings.
+        notes: free text.
+
+    Returns:
+        The Run, also usable as a context manager that finishes it.
+
+    Raises:
+        InvalidValueError: a bad argument. RunExistsError, RunNotFoundError: see resume.
+        RunLockedError: another process is writing that run.
+    """
+    run = start_run(project, name, config, logdir, mode, id, resume, tags, notes)
+    _current.set_current(run)
+    return run
+
+
+def log(
+    data: Mapping[str, Any], step: int | None = None, commit: bool | None = None, sync: bool | None = None
+) -> None:
+    """Log values to the current run; see ``Run.log``.
+
+    Raises:
+        NotInitializedError: before ``init()``.
+        InvalidValueError: a bad name, value or step; nothing of the call is written.
+    """
+    _current.get()._log(data, step, commit)
+
+
+def define_metric(
+    name: str, step_metric: str | None = None, summary: str | None = None, objective: str | None = None
+) -> None:
+    """Define how a metric of the current run is summarised and plotted; see ``Run.define_metric``."""
+    _current.get().define_metric(name, step_metric, summary, objective)
+
+
+def finish(exit_code: int = 0) -> None:
+    """Finish the current run (no-op when there is none)."""
+    run = _current._run
+    if run is not None:
+        run.finish(exit_code)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "run":  # swanlog.run: the current run or None, like wandb.run
+        return _current._run
+    raise AttributeError(f"module 'swanlog_core' has no attribute {name!r}")

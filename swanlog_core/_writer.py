@@ -1,0 +1,368 @@
+"""The files of one run as the writer sees them: per-metric append, the run lock, the index cache.
+
+``MetricWriter.append`` is the hot path of ``log()``: one dict lookup, one type test,
+one orjson call and one ``os.write`` per value. Everything that can be decided once per
+metric (its path, its fd, its summary reducer) is decided when the metric is first seen.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import resource
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import orjson
+
+from . import _format
+from ._names import name_to_path
+from ._stepindex import StepIndex
+from ._values import INT64_MAX, INT64_MIN, flatten, to_number
+from .errors import RunLockedError, SwanlogWarning
+
+__all__ = ["Metric", "MetricWriter", "RunLock"]
+
+_NL = orjson.OPT_APPEND_NEWLINE
+_HEAD = 64  # bytes of a metric file that fingerprint it in the index cache
+_LOCK_WAIT = 0.5  # seconds: a reader probing the lock holds it for microseconds
+
+
+class RunLock:
+    """The OS lock (flock on ``run.lock``) that makes one process the run's only writer."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / _format.LOCK_FILE
+        self._fd = -1
+
+    def acquire(self) -> None:
+        """Take the lock, or raise RunLockedError if a live writer holds it."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        deadline = time.monotonic() + _LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise RunLockedError(
+                        f"run {self.path.parent.name} is being written by another process; "
+                        "one process writes a run at a time"
+                    ) from None
+                time.sleep(0.01)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        """Drop the lock. Unlock first: a forked child still holding a copy of the fd
+        would otherwise keep the flock alive after this process closes its own."""
+        if self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = -1
+
+    def forget(self) -> None:
+        """In a forked child: close the inherited fd without unlocking the parent's lock."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class Metric:
+    """Write-side state of one metric, created on first use and kept for the run."""
+
+    __slots__ = ("name", "path", "fd", "index", "last", "reducer", "warned", "head")
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name = name
+        self.path = path
+        self.fd = -1  # opened on first write, closed when the fd cache is full
+        self.index = StepIndex()
+        self.last: Any = None  # value at the largest step: the default summary
+        self.reducer: Any = None  # summary reducer when define_metric asked for min/max/mean
+        self.warned = False  # first-write-wins warns once per metric
+        self.head: str | None = None  # fingerprint of the file's first bytes, once known
+
+
+def _fd_cache_size() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1024
+    return min(1024, max(16, soft // 4))  # leave most descriptors to the training script
+
+
+def _fingerprint(head: bytes) -> str:
+    return hashlib.blake2b(head, digest_size=8).hexdigest()
+
+
+class MetricWriter:
+    """Appends points to a run's metric files, enforcing first write wins per (metric, step)."""
+
+    def __init__(self, run_dir: Path, reducer_for: Callable[[str], Any]) -> None:
+        self.metrics_dir = run_dir / _format.METRICS_DIR
+        self.cache_path = run_dir / _format.STEPINDEX_JSON
+        self.metrics: dict[str, Metric] = {}
+        self._reducer_for = reducer_for
+        self._open: dict[str, Metric] = {}  # metrics holding an fd, oldest first
+        self._fd_cap = _fd_cache_size()
+        self._cache = self._read_cache()
+        self.dirty = False  # points written since the last index snapshot
+        # The batch of an append() in progress. A signal handler or KeyboardInterrupt may
+        # stop append() between claiming a step and writing it, or between writing it and
+        # updating the summary state; whoever comes next rereads those metrics' files.
+        self.pending: list | None = None
+
+    # -- the hot path --------------------------------------------------------------
+
+    def append(self, data: Mapping[str, Any], step: int | None, ts: float) -> list[tuple[str, int]] | None:
+        """Write one call's values; returns (name, step) of discarded values not warned of yet.
+
+        Every value is converted and every new name validated before the first byte is
+        written, so an invalid call raises with nothing of it on disk.
+        """
+        metrics = self.metrics
+        batch = []
+        for name, value in data.items():
+            t = type(value)
+            if t is float:
+                num = value
+                enc = value if value - value == 0 else _format.encode_value(value)
+            elif t is int and INT64_MIN <= value <= INT64_MAX:
+                num = enc = value
+            elif isinstance(value, Mapping):
+                return self.append(flatten(data), step, ts)
+            else:
+                num = to_number(name, value)
+                enc = num if num - num == 0 else _format.encode_value(num)
+            m = metrics.get(name)
+            if m is None:
+                m = self.metric(name)
+            index = m.index
+            batch.append((m, index.max + 1 if step is None else step, num, enc))
+
+        if self.pending is not None:
+            self.recover()
+        discarded = None
+        dumps = orjson.dumps
+        self.pending = batch
+        for m, s, num, enc in batch:
+            # The step is claimed before the bytes are written: an exception in between
+            # (KeyboardInterrupt, a signal handler) may lose a value whose log() never
+            # returned, but can never let a step be written twice.
+            index = m.index
+            gap = s - index.max
+            newest = gap > 0
+            if newest:
+                if gap == index.stride:
+                    index.max = s  # extends the last progression: the common case, inline
+                else:
+                    index.append(s)
+            elif s in index:
+                if not m.warned:
+                    m.warned = True
+                    discarded = (discarded or []) + [(m.name, s)]
+                continue
+            else:
+                index.add(s)
+            line = dumps({"step": s, "value": enc, "ts": ts}, option=_NL)
+            try:
+                fd = m.fd if m.fd >= 0 else self._open_fd(m)
+                n = os.write(fd, line)
+                if n != len(line):
+                    self._finish_short_write(fd, line, n)
+            except OSError as exc:
+                # Nothing of this point is on disk: give the step back by rereading the file.
+                m.index = StepIndex.from_steps(_format.scan_steps(m.path.read_bytes()))
+                raise OSError(exc.errno, f"{exc.strerror}: writing metric {m.name!r} to {m.path}") from exc
+            if newest:
+                m.last = num
+            if m.reducer is not None:
+                m.reducer.add(num)
+        self.pending = None
+        self.dirty = True
+        return discarded
+
+    def recover(self) -> None:
+        """Rebuild from their files the metrics of an append() that was interrupted."""
+        batch, self.pending = self.pending or [], None
+        for m in {id(b[0]): b[0] for b in batch}.values():
+            try:
+                data = m.path.read_bytes()
+            except FileNotFoundError:
+                data = b""
+            m.index = StepIndex.from_steps(_format.scan_steps(data))
+            m.last = self._value_at(m, data)
+            m.reducer = self._reducer_for(m.name)
+            if m.reducer is not None:
+                for point in _format.scan_points(data).points:
+                    m.reducer.add(point.value)
+        self.dirty = True
+
+    def _finish_short_write(self, fd: int, line: bytes, n: int) -> None:
+        # A short write leaves a torn line. Try the rest once (it may work, e.g. after a
+        # signal); if the disk really is full, cut the torn bytes off before raising, so
+        # the file ends with a complete line and the step stays free.
+        try:
+            rest = os.write(fd, line[n:])
+            if n + rest == len(line):
+                return
+            n += rest
+            err: OSError = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError as exc:
+            err = exc
+        os.ftruncate(fd, os.lseek(fd, 0, os.SEEK_END) - n)
+        raise err
+
+    def _open_fd(self, m: Metric) -> int:
+        if len(self._open) >= self._fd_cap:
+            # Close the older half; a metric logged every step is reopened once.
+            for name in list(self._open)[: self._fd_cap // 2]:
+                old = self._open.pop(name)
+                os.close(old.fd)
+                old.fd = -1
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        try:
+            fd = os.open(m.path, flags, 0o644)
+        except FileNotFoundError:
+            m.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(m.path, flags, 0o644)
+        m.fd = fd
+        self._open[m.name] = m
+        return fd
+
+    # -- metrics -------------------------------------------------------------------
+
+    def metric(self, name: str) -> Metric:
+        """The state of metric ``name``, created (and, on resume, loaded) on first use.
+
+        Raises:
+            InvalidValueError: the name cannot be a metric name.
+        """
+        m = self.metrics.get(name)
+        if m is not None:
+            return m
+        m = Metric(name, self.metrics_dir / name_to_path(name))
+        self._load(m)
+        m.reducer = self._reducer_for(name)
+        if m.reducer is not None and m.index.max >= 0:
+            for point in _format.scan_points(m.path.read_bytes()).points:
+                m.reducer.add(point.value)
+        self.metrics[name] = m
+        return m
+
+    def _load(self, m: Metric) -> None:
+        """Rebuild a resumed metric's index from its file (and the index cache)."""
+        try:
+            st = os.stat(m.path)
+        except FileNotFoundError:
+            return
+        start, index = 0, None
+        entry = self._cache.get(m.name)
+        with open(m.path, "rb") as f:
+            head = f.read(_HEAD)
+            if (
+                entry is not None
+                and entry.get("ino") == st.st_ino
+                and entry.get("head") == _fingerprint(head[: entry.get("head_len", 0)])
+                and st.st_size >= entry.get("size", -1)
+            ):
+                try:
+                    index = StepIndex.from_json(entry["segments"])
+                    start = entry["size"]
+                except (KeyError, TypeError, ValueError):
+                    index = None
+            f.seek(start)
+            tail = f.read()
+        end = tail.rfind(b"\n") + 1
+        if end < len(tail):
+            # A torn last line (power loss, or a disk that filled): never a returned
+            # point. Cut it so the next line does not glue onto it.
+            os.truncate(m.path, start + end)
+            warnings.warn(
+                f"metric {m.name!r}: removed an incomplete last line ({len(tail) - end} bytes) from {m.path}",
+                SwanlogWarning,
+                stacklevel=4,
+            )
+            tail = tail[:end]
+        steps = _format.scan_steps(tail)
+        if index is None:
+            index = StepIndex.from_steps(steps)
+        else:
+            for s in steps:
+                if s not in index:
+                    index.add(s)
+        m.index = index
+        if len(head) >= _HEAD:
+            m.head = _fingerprint(head)
+        m.last = self._value_at(m, tail)
+
+    @staticmethod
+    def _value_at(m: Metric, tail: bytes) -> Any:
+        """The value at the metric's largest step, read from the end of its file."""
+        if m.index.max < 0:
+            return None
+        if not tail:
+            with open(m.path, "rb") as f:
+                f.seek(max(0, os.fstat(f.fileno()).st_size - 4096))
+                tail = f.read()
+        last_line = tail[tail.rfind(b"\n", 0, len(tail) - 1) + 1 :]
+        point = _format.scan_points(last_line).points
+        if point and point[0].step == m.index.max:
+            return point[0].value
+        for p in _format.scan_points(m.path.read_bytes()).points:  # written out of order
+            if p.step == m.index.max:
+                return p.value
+        return None
+
+    # -- the index cache -----------------------------------------------------------
+
+    def _read_cache(self) -> dict[str, Any]:
+        try:
+            doc = _format.read_json(self.cache_path)
+            return doc["metrics"] if doc.get("format") == _format.FORMAT_VERSION else {}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}  # a cache: anything wrong with it only costs a full scan
+
+    def save_cache(self) -> None:
+        """Snapshot every index so the next resume reads only what was appended since."""
+        entries = dict(self._cache)
+        for name, m in self.metrics.items():
+            try:
+                st = os.stat(m.path)
+            except FileNotFoundError:
+                entries.pop(name, None)
+                continue
+            if m.head is None:
+                with open(m.path, "rb") as f:
+                    head = f.read(_HEAD)
+                if len(head) >= _HEAD:
+                    m.head = _fingerprint(head)
+            else:
+                head = b""
+            entries[name] = {
+                "size": st.st_size,
+                "ino": st.st_ino,
+                "head_len": _HEAD if m.head else len(head),
+                "head": m.head or _fingerprint(head),
+                "segments": m.index.to_json(),
+            }
+        _format.atomic_write_json(
+            self.cache_path, {"format": _format.FORMAT_VERSION, "metrics": entries}, durable=False
+        )
+        self._cache = entries
+        self.dirty = False
+
+    def close(self) -> None:
+        """Settle an interrupted append, then close every metric fd."""
+        if self.pending is not None:
+            self.recover()
+        for m in self._open.values():
+            os.close(m.fd)
+            m.fd = -1
+        self._open.clear()

@@ -1,0 +1,70 @@
+"""A tiny metric-file parser for writer tests, independent of swanlog_core.
+
+Written against DESIGN.md ("On-disk format, version 1") with the json module only, so
+a bug shared by the writer and ``reader.py`` / ``_format`` cannot hide. It is strict
+where the reader is tolerant: a writer must never produce a torn or odd line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _no_bare_constants(token: str) -> Any:
+    raise AssertionError(f"bare {token} in a metric line: JSON has no NaN/Infinity, use the string")
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    """Every line of a metric file as a dict, asserting each is a well-formed point line."""
+    data = path.read_bytes()
+    assert data == b"" or data.endswith(b"\n"), f"{path}: last line is not terminated"
+    out = []
+    for raw in data.split(b"\n")[:-1]:
+        obj = json.loads(raw.decode("utf-8"), parse_constant=_no_bare_constants)
+        assert isinstance(obj, dict) and set(obj) == {"step", "value", "ts"}, raw
+        assert type(obj["step"]) is int and obj["step"] >= 0, raw
+        assert type(obj["ts"]) in (int, float), raw
+        value = obj["value"]
+        if isinstance(value, str):
+            assert value in _NONFINITE, raw
+            obj["value"] = _NONFINITE[value]
+        else:
+            assert type(value) in (int, float), raw
+        out.append(obj)
+    return out
+
+
+def points(run_dir: Path, rel: str) -> list[tuple[int, Any]]:
+    """(step, value) of each line of ``metrics/<rel>`` in file order; [] if the file is absent."""
+    path = run_dir / "metrics" / rel
+    if not path.exists():
+        return []
+    return [(o["step"], o["value"]) for o in read_lines(path)]
+
+
+def metric_files(run_dir: Path) -> set[str]:
+    """Relative posix paths of every file under the run's ``metrics/`` folder."""
+    base = run_dir / "metrics"
+    found = set()
+    for root, _, files in os.walk(base):
+        for f in files:
+            found.add(Path(root, f).relative_to(base).as_posix())
+    return found
+
+
+def read_json(path: Path) -> Any:
+    """A JSON document written by swanlog (run.json, summary.json, ...), strictly parsed."""
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_bare_constants)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality that treats NaN as equal to NaN and keeps int and float apart."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and a == b
