@@ -1,13 +1,19 @@
-"""Fixtures shared by every test: a clean current run, no SWANLOG_* variables, no leaked threads."""
+"""Fixtures shared by every test: a clean current run, no SWANLOG_* variables, no leaked threads,
+a fresh logdir, and child Pythons that are never left running."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
+
+from tests.support import PYTHON, python_env
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +50,34 @@ def logdir(tmp_path: Path) -> Path:
     d = tmp_path / "swanlog"
     d.mkdir()
     return d
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start a script text in a child Python on this checkout without waiting; killed at teardown."""
+    children: list[subprocess.Popen] = []
+
+    def start(text: str, *args: object) -> subprocess.Popen:
+        script = tmp_path / f"script{len(children)}.py"
+        script.write_text(textwrap.dedent(text))
+        child = subprocess.Popen(
+            [PYTHON, str(script), *map(str, args)],
+            env=python_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        children.append(child)
+        return child
+
+    yield start
+    for child in children:
+        if child.poll() is None:
+            child.kill()
+        child.wait(timeout=30)
+        for stream in (child.stdin, child.stdout, child.stderr):
+            stream.close()
+
+
+# swanlog server fixtures (db_url over SQLite and PostgreSQL, pg_url, server): see tests/serverproc.py
+from tests.serverproc import db_url, pg_url, server  # noqa: E402, F401

@@ -5,57 +5,20 @@ Files are checked with a json parser written here, not with swanlog's reader or 
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
-import os
 import subprocess
 import textwrap
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable
 
 import pytest
 
 import swanlog_core as swanlog
+from tests.metricfile import lock_is_free, point_pairs, run_json, the_run_dir
 from tests.support import PYTHON, python_env, wait_until
 
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def read_points(path: Path) -> list[tuple[int, Any]]:
-    """(step, value) of every line of a metric file; fails on a torn or odd line."""
-    data = path.read_bytes()
-    assert data == b"" or data.endswith(b"\n"), f"{path} ends in a torn line: {data[-80:]!r}"
-    points = []
-    for raw in data.split(b"\n")[:-1]:
-        obj = json.loads(raw)
-        assert isinstance(obj, dict) and set(obj) == {"step", "value", "ts"}, raw
-        value = obj["value"]
-        points.append((obj["step"], _NONFINITE[value] if isinstance(value, str) else value))
-    return points
-
-
-def the_run_dir(logdir: Path, run_id: str) -> Path:
-    """The one folder of run ``run_id``."""
-    (found,) = [p for p in logdir.iterdir() if p.name.startswith("run-") and p.name.endswith(f"-{run_id}")]
-    return found
-
-
-def run_json(run_dir: Path) -> dict[str, Any]:
-    """run.json, parsed."""
-    return json.loads((run_dir / "run.json").read_text())
-
-
-def lock_is_free(run_dir: Path) -> bool:
-    """True when no process holds the run's writer lock (flock on run.lock)."""
-    fd = os.open(run_dir / "run.lock", os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
 
 
 def snapshot(run_dir: Path) -> dict[str, bytes]:
@@ -74,33 +37,6 @@ def python(text: str, *args: object, tmp_path: Path) -> subprocess.CompletedProc
         text=True,
         timeout=60,
     )
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start a script text in a child Python without waiting; killed at teardown if still alive."""
-    children: list[subprocess.Popen] = []
-
-    def start(text: str, *args: object) -> subprocess.Popen:
-        script = tmp_path / f"held{len(children)}.py"
-        script.write_text(textwrap.dedent(text))
-        child = subprocess.Popen(
-            [PYTHON, str(script), *map(str, args)],
-            env=python_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        children.append(child)
-        return child
-
-    yield start
-    for child in children:
-        if child.poll() is None:
-            child.kill()
-        child.wait(timeout=30)
-        for stream in (child.stdin, child.stdout, child.stderr):
-            stream.close()
 
 
 # -- how the script ends ------------------------------------------------------------------
@@ -148,7 +84,7 @@ def test_how_the_script_ends_decides_the_final_status(
     assert (meta["status"], meta["exit_code"]) == (status, exit_code)
     assert meta["duration"] > 0
     assert lock_is_free(run_dir)
-    assert read_points(run_dir / "metrics" / "loss.jsonl") == [(0, 0.5)]
+    assert point_pairs(run_dir / "metrics" / "loss.jsonl") == [(0, 0.5)]
     assert json.loads((run_dir / "summary.json").read_text()) == {"loss": 0.5}
 
 
@@ -212,7 +148,7 @@ def test_second_writer_process_gets_run_locked_error_until_the_first_exits(
     assert outcome["error"] is None
     meta = run_json(run_dir)
     assert (meta["status"], meta["pid"]) == ("finished", outcome["pid"])
-    assert read_points(run_dir / "metrics" / "loss.jsonl") == [(0, 1.0), (1, 2.0), (2, 3.0)]
+    assert point_pairs(run_dir / "metrics" / "loss.jsonl") == [(0, 1.0), (1, 2.0), (2, 3.0)]
 
 
 def test_init_in_this_process_of_a_run_held_elsewhere_fails_and_keeps_the_current_run(
@@ -235,7 +171,7 @@ def test_init_in_this_process_of_a_run_held_elsewhere_fails_and_keeps_the_curren
     assert swanlog.run is mine
     swanlog.log({"x": 1})
     swanlog.finish()
-    assert read_points(mine.dir / "metrics" / "x.jsonl") == [(0, 1)]
+    assert point_pairs(mine.dir / "metrics" / "x.jsonl") == [(0, 1)]
     assert run_json(mine.dir)["status"] == "finished"
 
 
@@ -298,7 +234,7 @@ def test_forked_child_cannot_log_and_its_end_does_not_finish_the_run(
     run_dir = the_run_dir(logdir, "fork0001")
     meta = run_json(run_dir)
     assert (meta["status"], meta["exit_code"], meta["pid"]) == ("finished", 0, parent["parent_pid"])
-    assert read_points(run_dir / "metrics" / "loss.jsonl") == [(0, 1.0), (1, 2.0)]
+    assert point_pairs(run_dir / "metrics" / "loss.jsonl") == [(0, 1.0), (1, 2.0)]
 
 
 # Forks a worker that outlives the run (a DataLoader worker, say), finishes the run, says
@@ -341,6 +277,6 @@ def test_forked_worker_alive_after_finish_does_not_keep_the_run_locked(
     resumed = python(SECOND.replace("held0001", "fork0002"), logdir, tmp_path=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["error"] is None
-    assert read_points(run_dir / "metrics" / "loss.jsonl") == [(0, 1.0), (1, 3.0)]
+    assert point_pairs(run_dir / "metrics" / "loss.jsonl") == [(0, 1.0), (1, 3.0)]
     script.stdin.close()
     assert script.wait(timeout=30) == 0

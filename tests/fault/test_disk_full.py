@@ -9,7 +9,6 @@ with a json parser written here, not with swanlog's reader or _format.
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import math
 import os
@@ -21,14 +20,10 @@ from typing import Any, Iterator
 import pytest
 
 import swanlog_core as swanlog
+from tests.metricfile import lock_is_free, point_pairs, the_run_dir
 from tests.support import PYTHON, python_env
 
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def read_points(path: Path) -> list[tuple[int, Any]]:
-    """(step, value) of every line of a metric file; fails on a torn or odd line."""
-    return parse_points(path.read_bytes())
 
 
 def parse_points(data: bytes) -> list[tuple[int, Any]]:
@@ -41,24 +36,6 @@ def parse_points(data: bytes) -> list[tuple[int, Any]]:
         value = obj["value"]
         points.append((obj["step"], _NONFINITE[value] if isinstance(value, str) else value))
     return points
-
-
-def the_run_dir(logdir: Path, run_id: str) -> Path:
-    """The one folder of run ``run_id``."""
-    (found,) = [p for p in logdir.iterdir() if p.name.startswith("run-") and p.name.endswith(f"-{run_id}")]
-    return found
-
-
-def lock_is_free(run_dir: Path) -> bool:
-    """True when no process holds the run's writer lock (flock on run.lock)."""
-    fd = os.open(run_dir / "run.lock", os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
 
 
 # -- RLIMIT_FSIZE, in a child -----------------------------------------------------------------
@@ -123,11 +100,11 @@ def test_file_size_limit_raises_naming_the_metric_and_leaves_whole_lines(
     assert parse_points(report["before"].encode()) == [(i, i / 2) for i in range(5)]
 
     run_dir = the_run_dir(logdir, "full0001")
-    assert read_points(run_dir / "metrics" / "loss.jsonl") == [(i, i / 2) for i in range(5)] + [
+    assert point_pairs(run_dir / "metrics" / "loss.jsonl") == [(i, i / 2) for i in range(5)] + [
         (5, 9.5),
         (6, 10.5),
     ]
-    assert read_points(run_dir / "metrics" / "acc.jsonl") == [(i, i) for i in range(5)] + [(5, 10)]
+    assert point_pairs(run_dir / "metrics" / "acc.jsonl") == [(i, i) for i in range(5)] + [(5, 10)]
     meta = json.loads((run_dir / "run.json").read_text())
     assert (meta["status"], meta["exit_code"]) == ("finished", 0)
 
@@ -188,16 +165,16 @@ def test_full_filesystem_raises_naming_the_metric_and_recovers_without_a_glued_l
     written, exc = log_until_full("train/loss")
     assert exc.errno == errno.ENOSPC and "'train/loss'" in str(exc)
     path = run.dir / "metrics" / "train" / "loss.jsonl"
-    assert read_points(path) == [(i, i) for i in range(written)]
+    assert point_pairs(path) == [(i, i) for i in range(written)]
     with pytest.raises(OSError, match="train/loss"):
         swanlog.log({"train/loss": -1})
-    assert read_points(path) == [(i, i) for i in range(written)]
+    assert point_pairs(path) == [(i, i) for i in range(written)]
 
     filler.unlink()
     swanlog.log({"train/loss": 1000})
     swanlog.log({"train/loss": 1001}, step=written + 5)
     swanlog.finish()
-    assert read_points(path) == [(i, i) for i in range(written)] + [(written, 1000), (written + 5, 1001)]
+    assert point_pairs(path) == [(i, i) for i in range(written)] + [(written, 1000), (written + 5, 1001)]
     meta = json.loads((run.dir / "run.json").read_text())
     assert (meta["status"], meta["exit_code"]) == ("finished", 0)
 
@@ -217,12 +194,12 @@ def test_finish_on_a_full_disk_raises_releases_the_run_and_leaves_it_resumable(s
     assert not [p.name for p in run.dir.iterdir() if p.name.endswith(".tmp")]
     meta = json.loads((run.dir / "run.json").read_text())  # still the complete old version
     assert meta["status"] == "running"
-    assert read_points(run.dir / "metrics" / "loss.jsonl") == [(0, 0.5)]
+    assert point_pairs(run.dir / "metrics" / "loss.jsonl") == [(0, 0.5)]
 
     filler.unlink()
     swanlog.init(logdir=logdir, id="full0003", resume="must")
     swanlog.log({"loss": 0.25})
     swanlog.finish()
-    assert read_points(run.dir / "metrics" / "loss.jsonl") == [(0, 0.5), (1, 0.25)]
+    assert point_pairs(run.dir / "metrics" / "loss.jsonl") == [(0, 0.5), (1, 0.25)]
     meta = json.loads((run.dir / "run.json").read_text())
     assert (meta["status"], meta["exit_code"]) == ("finished", 0)

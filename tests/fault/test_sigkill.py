@@ -8,19 +8,17 @@ swanlog's reader or _format, so a reader bug cannot hide a writer bug.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
-import os
 import random
 import signal
 import subprocess
-import textwrap
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
+from tests.metricfile import lock_is_free, read_lines, run_json, the_run_dir
 from tests.support import PYTHON, python_env, wait_until
 
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -95,47 +93,9 @@ swanlog.init(logdir=sys.argv[1], id="early001")
 # -- an independent reader ------------------------------------------------------------
 
 
-def read_points(path: Path) -> list[dict[str, Any]]:
-    """Every line of a metric file as {"step", "value", "ts"}; fails on a torn or odd line."""
-    data = path.read_bytes()
-    assert data == b"" or data.endswith(b"\n"), f"{path} ends in a torn line: {data[-80:]!r}"
-    points = []
-    for raw in data.split(b"\n")[:-1]:
-        obj = json.loads(raw)
-        assert isinstance(obj, dict) and set(obj) == {"step", "value", "ts"}, raw
-        assert type(obj["step"]) is int and obj["step"] >= 0, raw
-        if isinstance(obj["value"], str):
-            obj["value"] = _NONFINITE[obj["value"]]
-        points.append(obj)
-    return points
-
-
 def steps_and_values(run_dir: Path, metric: str) -> list[tuple[int, Any]]:
     """(step, value) of a metric in file order."""
-    return [(p["step"], p["value"]) for p in read_points(run_dir / "metrics" / f"{metric}.jsonl")]
-
-
-def the_run_dir(logdir: Path, run_id: str) -> Path:
-    """The one folder of run ``run_id``."""
-    (found,) = [p for p in logdir.iterdir() if p.name.startswith("run-") and p.name.endswith(f"-{run_id}")]
-    return found
-
-
-def run_json(run_dir: Path) -> dict[str, Any]:
-    """run.json, parsed."""
-    return json.loads((run_dir / "run.json").read_text())
-
-
-def lock_is_free(run_dir: Path) -> bool:
-    """True when no process holds the run's writer lock (flock on run.lock)."""
-    fd = os.open(run_dir / "run.lock", os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
+    return [(p["step"], p["value"]) for p in read_lines(run_dir / "metrics" / f"{metric}.jsonl")]
 
 
 def read_acks(path: Path) -> list[tuple[str, int]]:
@@ -148,30 +108,6 @@ def read_acks(path: Path) -> list[tuple[str, int]]:
 
 
 # -- child processes -------------------------------------------------------------------
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start a script text in a child Python on this checkout; every child is killed at teardown."""
-    children: list[subprocess.Popen] = []
-
-    def start(text: str, *args: object) -> subprocess.Popen:
-        script = tmp_path / f"script{len(children)}.py"
-        script.write_text(textwrap.dedent(text))
-        child = subprocess.Popen(
-            [PYTHON, str(script), *map(str, args)],
-            env=python_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        children.append(child)
-        return child
-
-    yield start
-    for child in children:
-        if child.poll() is None:
-            child.kill()
-        child.communicate(timeout=30)
 
 
 def sigkill(child: subprocess.Popen) -> None:

@@ -5,18 +5,17 @@ Files are checked with a json parser written here, not with swanlog's reader or 
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
-import os
 import signal
 import subprocess
 import textwrap
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import pytest
 
+from tests.metricfile import lock_is_free, read_lines, the_run_dir
 from tests.support import PYTHON, python_env, wait_until
 
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -41,39 +40,6 @@ while True:
     else:
         time.sleep(0.05)  # the script is busy elsewhere (data loading, say) when the signal comes
 """
-
-
-def read_points(path: Path) -> list[dict[str, Any]]:
-    """Every line of a metric file as {"step", "value", "ts"}; fails on a torn or odd line."""
-    data = path.read_bytes()
-    assert data == b"" or data.endswith(b"\n"), f"{path} ends in a torn line: {data[-80:]!r}"
-    points = []
-    for raw in data.split(b"\n")[:-1]:
-        obj = json.loads(raw)
-        assert isinstance(obj, dict) and set(obj) == {"step", "value", "ts"}, raw
-        assert type(obj["step"]) is int and obj["step"] >= 0, raw
-        if isinstance(obj["value"], str):
-            obj["value"] = _NONFINITE[obj["value"]]
-        points.append(obj)
-    return points
-
-
-def the_run_dir(logdir: Path, run_id: str) -> Path:
-    """The one folder of run ``run_id``."""
-    (found,) = [p for p in logdir.iterdir() if p.name.startswith("run-") and p.name.endswith(f"-{run_id}")]
-    return found
-
-
-def lock_is_free(run_dir: Path) -> bool:
-    """True when no process holds the run's writer lock (flock on run.lock)."""
-    fd = os.open(run_dir / "run.lock", os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
 
 
 def acked(path: Path) -> list[int]:
@@ -115,8 +81,8 @@ def assert_run_is_final_and_complete(tmp_path: Path, status: str, exit_code: int
     # No half-done atomic rewrite left behind.
     assert not [p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")]
     ks = acked(tmp_path / "acks")
-    loss = read_points(run_dir / "metrics" / "loss.jsonl")
-    acc = read_points(run_dir / "metrics" / "train" / "acc.jsonl")
+    loss = read_lines(run_dir / "metrics" / "loss.jsonl")
+    acc = read_lines(run_dir / "metrics" / "train" / "acc.jsonl")
     for points in (loss, acc):
         assert [p["step"] for p in points] == list(range(len(points)))
         assert len(ks) <= len(points) <= len(ks) + 1  # every acked call, plus at most the one in flight
@@ -220,7 +186,7 @@ def test_signal_at_a_write_leaves_summary_and_steps_that_agree_with_the_file(
     meta = json.loads((run_dir / "run.json").read_text())
     assert (meta["status"], meta["exit_code"]) == ("failed", exit_code)
     written = 6 if when == "after" else 5
-    loss = read_points(run_dir / "metrics" / "loss.jsonl")
+    loss = read_lines(run_dir / "metrics" / "loss.jsonl")
     assert [(p["step"], p["value"]) for p in loss] == [(k, k / 2) for k in range(written)]
     assert json.loads((run_dir / "summary.json").read_text())["loss"] == loss[-1]["value"]
 
@@ -229,5 +195,5 @@ def test_signal_at_a_write_leaves_summary_and_steps_that_agree_with_the_file(
         [PYTHON, str(script), str(logdir)], env=python_env(), capture_output=True, text=True, timeout=60
     )
     assert resumed.returncode == 0, resumed.stderr
-    loss = read_points(run_dir / "metrics" / "loss.jsonl")
+    loss = read_lines(run_dir / "metrics" / "loss.jsonl")
     assert [p["step"] for p in loss] == list(range(written + 1))

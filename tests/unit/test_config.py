@@ -12,8 +12,7 @@ import pytest
 
 import swanlog_core as swanlog
 from swanlog_core import InvalidValueError
-
-from .metricfile import read_json
+from tests.metricfile import read_json
 
 
 def config_file(run: swanlog.Run) -> Any:

@@ -22,8 +22,7 @@ from hypothesis import strategies as st
 
 import swanlog_core as swanlog
 from swanlog_core import InvalidValueError, NotInitializedError, SwanlogWarning
-
-from .metricfile import metric_files, points, read_json, read_lines, same
+from tests.metricfile import metric_files, points, read_json, read_lines, same
 
 
 def discard_warnings(record: Any) -> list[str]:

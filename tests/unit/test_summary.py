@@ -11,8 +11,7 @@ import pytest
 
 import swanlog_core as swanlog
 from swanlog_core import InvalidValueError, SwanlogWarning
-
-from .metricfile import read_json
+from tests.metricfile import read_json
 
 
 def summary_file(run: swanlog.Run) -> dict[str, Any]:

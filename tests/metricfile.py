@@ -1,4 +1,4 @@
-"""A tiny metric-file parser for writer tests, independent of swanlog_core.
+"""A tiny run-folder reader for tests, independent of swanlog_core.
 
 Written against DESIGN.md ("On-disk format, version 1") with the json module only, so
 a bug shared by the writer and ``reader.py`` / ``_format`` cannot hide. It is strict
@@ -7,6 +7,7 @@ where the reader is tolerant: a writer must never produce a torn or odd line.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -68,3 +69,31 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
     return type(a) is type(b) and a == b
+
+
+def point_pairs(path: Path) -> list[tuple[int, Any]]:
+    """(step, value) of each line of one metric file, in file order (strict, as ``read_lines``)."""
+    return [(o["step"], o["value"]) for o in read_lines(path)]
+
+
+def the_run_dir(logdir: Path, run_id: str) -> Path:
+    """The one folder of run ``run_id`` in ``logdir``."""
+    (found,) = [p for p in logdir.iterdir() if p.name.startswith("run-") and p.name.endswith(f"-{run_id}")]
+    return found
+
+
+def run_json(run_dir: Path) -> dict[str, Any]:
+    """run.json of a run folder, parsed."""
+    return read_json(run_dir / "run.json")
+
+
+def lock_is_free(run_dir: Path) -> bool:
+    """True when no process holds the run's writer lock (flock on run.lock)."""
+    fd = os.open(run_dir / "run.lock", os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
