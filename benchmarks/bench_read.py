@@ -2,8 +2,9 @@
 
 Three measurements, each against the same baseline measured in the same repetition:
 
-- ``swanlog_core.reader``: ``open_run(path)``, then ``history(name).points`` of every
-  name in ``metric_names()``, all points materialised;
+- ``swanlog_core.reader``: ``open_run(path)``, then ``history(name)`` of every name in
+  ``metric_names()``: once using its columns (``steps``, ``values``, ``ts``: what a plot
+  or a DataFrame takes), once with ``.points``, every point built as a ``Point`` tuple;
 - ``swanlog_core.export.export_run(run, fmt, file)`` in this process, jsonl and csv;
 - ``swanlog export RUN --format jsonl -o FILE`` and ``--format csv``, run as the user
   runs it: a fresh process, so its figure includes starting Python and importing the CLI
@@ -59,8 +60,11 @@ def read_baseline(run_dir: Path) -> tuple[float, int]:
     return time.perf_counter() - t0, n
 
 
-def read_swanlog(run_dir: Path) -> tuple[float, int]:
-    """Seconds to read every point of every metric through swanlog_core.reader; points read."""
+def read_swanlog(run_dir: Path, points: bool) -> tuple[float, int]:
+    """Seconds to read every point of every metric through swanlog_core.reader; points read.
+
+    With ``points`` every point is built as a Point tuple, else the columns are used.
+    """
     from swanlog_core.reader import open_run
 
     gc.collect()
@@ -68,7 +72,12 @@ def read_swanlog(run_dir: Path) -> tuple[float, int]:
     run = open_run(run_dir)
     n = 0
     for name in run.metric_names():
-        n += len(run.history(name).points)
+        history = run.history(name)
+        n += (
+            len(history.points)
+            if points
+            else len(history.steps) + len(history.values) // 2 - len(history.ts) // 2
+        )
     return time.perf_counter() - t0, n
 
 
@@ -135,7 +144,7 @@ def main() -> None:
 
     label = "1M points" if points == 1_000_000 else f"{points / 1e6:g}M points"
     samples: dict[str, list[float]] = {
-        k: [] for k in ("base", "reader", "fn-jsonl", "fn-csv", "jsonl", "csv", "startup")
+        k: [] for k in ("base", "columns", "reader", "fn-jsonl", "fn-csv", "jsonl", "csv", "startup")
     }
     with scratch_dir(args.tmp, "read") as tmp:
         t = time.perf_counter()
@@ -150,10 +159,10 @@ def main() -> None:
                 if which == "base":
                     elapsed, n = read_baseline(run_dir)
                     assert n == points, f"baseline read {n} points, expected {points}"
-                elif which == "reader":
+                elif which in ("columns", "reader"):
                     if not have_reader:
                         continue
-                    elapsed, n = read_swanlog(run_dir)
+                    elapsed, n = read_swanlog(run_dir, points=which == "reader")
                     assert n == points, f"reader read {n} points, expected {points}"
                 elif which.startswith("fn-"):
                     if not have_export:
@@ -182,7 +191,8 @@ def main() -> None:
     base = samples["base"]
     results = []
     rows = [
-        ("reader", "reader: history() of every metric"),
+        ("columns", "reader: history() of every metric, columns"),
+        ("reader", "reader: history() of every metric, .points"),
         ("fn-jsonl", "export_run(jsonl) to a file, in-process"),
         ("fn-csv", "export_run(csv) to a file, in-process"),
         ("jsonl", "`swanlog export --format jsonl` (process)"),

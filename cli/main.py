@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any
@@ -16,9 +17,19 @@ import click
 from swanlog_core import __version__
 from swanlog_core.errors import Error
 
-from . import runs
-
 __all__ = ["cli", "main"]
+
+# Each command's module is imported only when that command runs (or --help lists it):
+# ``swanlog export`` must not pay for httpx (sync) or Starlette (server) at start-up.
+LAZY_COMMANDS = {
+    "ls": "runs:ls_command",
+    "show": "runs:show_command",
+    "tail": "runs:tail_command",
+    "export": "runs:export_command",
+    "verify": "runs:verify_command",
+    "server": "server:server",
+    "sync": "sync:sync_command",
+}
 
 
 def _silence_stdout() -> None:
@@ -30,7 +41,20 @@ def _silence_stdout() -> None:
 
 
 class SwanlogGroup(click.Group):
-    """A click group that translates swanlog errors, broken pipes and Ctrl-C."""
+    """A click group that loads its commands lazily and translates errors, broken pipes and Ctrl-C."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, eager and lazy, sorted."""
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command ``cmd_name``, importing its module on first use."""
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            module, attribute = LAZY_COMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(f".{module}", __package__), attribute)
+            self.add_command(command, cmd_name)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; see the module docstring for what becomes which exit code."""
@@ -51,10 +75,6 @@ class SwanlogGroup(click.Group):
 @click.version_option(__version__, "--version", prog_name="swanlog", message="%(prog)s %(version)s")
 def cli() -> None:
     """swanlog: local-first experiment logging. Look at the runs in a logdir."""
-
-
-for _command in runs.COMMANDS:
-    cli.add_command(_command)
 
 
 def main() -> None:

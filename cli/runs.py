@@ -16,8 +16,6 @@ from swanlog_core import reader
 from swanlog_core._format import encode_value, iso_utc, resolve_logdir
 from swanlog_core.errors import CorruptRunError
 from swanlog_core.export import FORMATS, export_run
-from swanlog_core.follow import Follower
-from swanlog_core.verify import repair_run, verify_run
 
 __all__ = ["COMMANDS"]
 
@@ -177,7 +175,7 @@ def show_command(run: str, logdir: Path | None) -> None:
         h = view.history(name)
         notes = [f"{h.corrupt} corrupt lines skipped"] if h.corrupt else []
         notes += [f"incomplete last line ({h.torn} bytes)"] if h.torn else []
-        rows.append([f"  {name}", f"{len(h.points)} points", ", ".join(notes)])
+        rows.append([f"  {name}", f"{len(h)} points", ", ".join(notes)])
     if rows:
         lines.append(_table(rows))
     click.echo("\n".join(lines))
@@ -189,8 +187,9 @@ def show_command(run: str, logdir: Path | None) -> None:
 def _print_points(batches: Iterable[tuple[str, reader.History]], last: int | None) -> None:
     out = []
     for name, history in batches:
-        points = history.points if last is None else history.points[len(history.points) - last :]
-        out += [f"{name}\t{p.step}\t{_value(p.value)}\t{_local_time(p.ts, ms=True)}\n" for p in points]
+        start = 0 if last is None else max(0, len(history) - last)
+        rows = zip(history.steps[start:], history.values[start:], history.ts[start:])
+        out += [f"{name}\t{step}\t{_value(value)}\t{_local_time(ts, ms=True)}\n" for step, value, ts in rows]
         _report_skipped(name, history.corrupt)
     sys.stdout.write("".join(out))
     sys.stdout.flush()
@@ -215,6 +214,8 @@ def tail_command(
     run: str, metric: str | None, count: int, follow: bool, max_seconds: float | None, logdir: Path | None
 ) -> None:
     """Print the last points of METRIC, or of every metric of RUN."""
+    from swanlog_core.follow import Follower  # here: the other commands do not need it
+
     view = reader.open_run(run, logdir)
     if metric is not None and not follow and not view.metric_path(metric).is_file():
         view.history(metric)  # raises MetricNotFoundError, naming the run's metrics
@@ -287,6 +288,8 @@ def verify_command(ctx: click.Context, run: str, repair: bool, logdir: Path | No
     Reports torn last lines, corrupt lines, NUL bytes and duplicate steps in metric
     files, and unreadable run.json, config.json, summary.json or metrics.json.
     """
+    from swanlog_core.verify import repair_run, verify_run  # here: the other commands do not need it
+
     view = reader.open_run(run, logdir)
     if repair:
         for path, size in repair_run(view.dir):

@@ -15,8 +15,9 @@ import fcntl
 import math
 import os
 import re
+from array import array
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable, Iterator, NamedTuple
 
 import orjson
 
@@ -43,10 +44,13 @@ __all__ = [
     "read_json",
     "resolve_logdir",
     "dumps_json",
+    "iter_line_chunks",
     "iter_metric_files",
     "run_dir_name",
+    "scan_columns",
     "scan_points",
     "scan_steps",
+    "writer_columns",
 ]
 
 FORMAT_VERSION = 1
@@ -133,39 +137,36 @@ def _point(obj: Any) -> Point | None:
 
 
 def scan_points(data: bytes) -> ScanResult:
-    """Parse a metric file's bytes, skipping (and counting) corrupt lines and a torn tail.
+    """Parse a metric file's bytes line by line, skipping (and counting) corrupt lines and a torn tail.
 
-    Reads the whole file as one JSON array when it is clean (one C call), and falls back
-    to line by line only when that fails.
+    Decodes the lines with one orjson call when it can tell them apart: each line
+    becomes a one-element array. A raw newline cannot sit inside a JSON string, so
+    without "[" or "]" in the data each array holds exactly its own line; otherwise,
+    or when that parse fails, each line is decoded on its own.
     """
     end = data.rfind(b"\n") + 1
     torn = len(data) - end
     body = data[:end]
     if not body:
         return ScanResult([], 0, torn)
-    if b"\x00" not in body:
+    rows = None
+    if b"[" not in body and b"]" not in body:
         try:
-            objs = orjson.loads(b"[" + body[:-1].replace(b"\n", b",") + b"]")
+            rows = orjson.loads(b"[[" + body[:-1].replace(b"\n", b"],\n[") + b"]]")
         except orjson.JSONDecodeError:
-            objs = None
-        if objs is not None and len(objs) == body.count(b"\n"):
-            points = [_point(o) for o in objs]
-            good = [p for p in points if p is not None]
-            return ScanResult(good, len(points) - len(good), torn)
-    points, corrupt = [], 0
-    for line in body.split(b"\n")[:-1]:
-        try:
-            p = _point(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            p = None
-        if p is None:
-            corrupt += 1
-        else:
-            points.append(p)
-    return ScanResult(points, corrupt, torn)
+            pass
+    if rows is None:
+        rows = []
+        for line in body.split(b"\n")[:-1]:
+            try:
+                rows.append([orjson.loads(line)])
+            except orjson.JSONDecodeError:
+                rows.append(None)
+    points = [_point(row[0]) if row and len(row) == 1 else None for row in rows]
+    good = [p for p in points if p is not None]
+    return ScanResult(good, len(points) - len(good), torn)
 
 
-_STEP_RE = re.compile(rb'\{"step":(\d+),')
 _NUMBER_CHARS = b"0123456789.eE+-"
 _SKELETON = b'{"stp":,"valu":,"ts":}\n'  # a writer's line with its number characters deleted
 
@@ -176,7 +177,8 @@ def has_writer_shape(body: bytes) -> bool | None:
     Deleting every character a number can hold must leave the same skeleton on each
     line: a check at C speed over the whole file. Returns None when a line differs,
     else whether a non-finite value ("NaN", "Infinity", "-Infinity") occurs. It does
-    not prove the numbers well formed ("1.2.3" passes); orjson does that where it matters.
+    not prove the numbers well formed ("1.2.3" passes) nor the keys spelled right
+    (a digit may sit inside one); ``writer_columns`` proves both.
     """
     lines = body.count(b"\n")
     nonfinite = b'"NaN"' in body or b'Infinity"' in body
@@ -188,18 +190,154 @@ def has_writer_shape(body: bytes) -> bool | None:
     return nonfinite
 
 
+# -- the writer's own lines, decoded at C speed -----------------------------------------
+#
+# ``scan_points`` decodes each line into a dict and checks it in Python: ~1 us a point.
+# The writer spells every line the same way, {"step":S,"value":V,"ts":T}, so a chunk of
+# such lines is proved and decoded by a few bytes operations over the whole chunk:
+#
+# 1. Skeleton: deleting the number characters except "e" must leave exactly the line
+#    below, repeated. So the keys, quotes, braces, colons and commas are where the
+#    writer puts them and every other byte is a number character (an "e" only in keys).
+# 2. One translate makes the chunk a flat JSON array: each ":" becomes ",", the keys,
+#    braces and quotes are deleted, the other "," and "}" and "\n" become spaces:
+#        {"step":12,"value":0.5,"ts":1.5}\n  ->  ,12 ,0.5 ,1.5
+#    Every S, V and T is one element, right after its ",". An empty number shows as
+#    ", " and is refused; then a number character anywhere else (in a key, before "{",
+#    after "}") joins the element before it after a space: invalid JSON.
+# 3. orjson parses the array, which proves every number well formed; steps must be
+#    ints >= 0. A chunk that fails any check is not all the writer's: it is parsed
+#    line by line instead (``scan_points``), which decides each line on its own.
+#
+# Numbers with an exponent ("1e-7") keep their "e", so in those chunks the two keys
+# holding an "e" are removed by name first. Non-finite values become [0], [1] or [2],
+# the only lists the array can hold. Chunks of 64 KB keep the passes in the CPU cache:
+# ~1.7x faster than whole-file passes over a 6 MB file.
+
+_LINE = b'{"step":,"value":,"ts":}\n'  # a writer's line without its numbers
+_LINE_NO_E = _LINE.replace(b"e", b"")
+_NUMBER_CHARS_NO_E = _NUMBER_CHARS.replace(b"e", b"")
+_TO_FLAT = bytes.maketrans(b":,}\n", b",   ")
+_KEYS_CHARS = b'{"stepvalu'  # deleted when the "e"s of the chunk are all the keys'
+_NONFINITE_CODES = {b'"NaN"': b"[0]", b'"Infinity"': b"[1]", b'"-Infinity"': b"[2]"}
+_NONFINITE_BY_CODE = (math.nan, math.inf, -math.inf)
+_EMPTY_NUMBER = re.compile(rb", ")  # re finds a literal faster than bytes.find here
+_CHUNK = 1 << 16  # bytes
+
+
+def iter_line_chunks(body: bytes) -> Iterator[bytes]:
+    """``body`` (complete lines) cut into pieces of about 64 KB, each of whole lines."""
+    start, size = 0, len(body)
+    while start < size:
+        end = body.find(b"\n", min(start + _CHUNK, size) - 1) + 1 or size
+        yield body[start:end]
+        start = end
+
+
+def _tiles(skeleton: bytes, line: bytes) -> int | None:
+    """How many copies of ``line`` make up ``skeleton`` exactly, or None."""
+    n, rest = divmod(len(skeleton), len(line))
+    return n if not rest and skeleton.count(line) == n else None
+
+
+def _chunk_columns(chunk: bytes) -> tuple[list[Any], list[Any], list[Any]] | None:
+    skeleton = chunk.translate(None, _NUMBER_CHARS_NO_E)
+    nonfinite = b"N" in skeleton or b"I" in skeleton
+    if nonfinite:  # "-Infinity" lost its "-" to the translate
+        skeleton = skeleton.replace(b'"NaN"', b"").replace(b'"Infinity"', b"")
+    delete = _KEYS_CHARS
+    n = _tiles(skeleton, _LINE)
+    if n is None:  # an "e" outside the keys: an exponent, or not the writer's line
+        n = _tiles(skeleton.translate(None, b"e"), _LINE_NO_E)
+        if n is None:
+            return None
+        chunk = chunk.replace(b'"step"', b"").replace(b'"value"', b"")
+        delete = b'{"ts'  # what is left of a writer's keys; a stray letter stays, invalid
+    if nonfinite:
+        for text, code in _NONFINITE_CODES.items():
+            chunk = chunk.replace(text, code)
+    text = chunk.translate(_TO_FLAT, delete)
+    if _EMPTY_NUMBER.search(text):  # a stray number character could stand in for it
+        return None
+    try:
+        flat = orjson.loads(b"[null" + text + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    if len(flat) != 3 * n + 1:
+        return None
+    steps, values, ts = flat[1::3], flat[2::3], flat[3::3]
+    try:
+        array("Q", steps)  # ints >= 0 (floats, lists and negative ints raise), in C
+        if nonfinite:
+            array("d", ts)  # numbers, not a non-finite value's [code]
+    except (TypeError, OverflowError):
+        return None
+    if nonfinite:
+        values = [v if type(v) is not list else _NONFINITE_BY_CODE[v[0]] for v in values]
+    return steps, values, ts
+
+
+def scan_columns(body: bytes) -> tuple[list[int], list[Any], list[Any], int]:
+    """Steps, values and timestamps of the valid points of ``body``, and how many lines are corrupt.
+
+    Each chunk of the writer's own lines is decoded at C speed (``writer_columns``);
+    any other chunk is parsed line by line (``scan_points``), so a corrupt line slows
+    down only the 64 KB around it.
+
+    Args:
+        body: complete lines (ending in "\\n").
+    """
+    steps: list[int] = []
+    values: list[Any] = []
+    ts: list[Any] = []
+    corrupt = 0
+    for chunk in iter_line_chunks(body):
+        columns = _chunk_columns(chunk)
+        if columns is None:
+            found = scan_points(chunk)
+            corrupt += found.corrupt
+            columns = tuple(zip(*found.points)) or ((), (), ())
+        steps += columns[0]
+        values += columns[1]
+        ts += columns[2]
+    return steps, values, ts, corrupt
+
+
+def writer_columns(body: bytes) -> tuple[list[int], list[Any], list[Any]] | None:
+    """Steps, values and timestamps of ``body`` if every line is spelled as the writer spells it.
+
+    Exact: it returns columns only when every line is ``{"step":S,"value":V,"ts":T}``
+    with S an int >= 0, V and T well-formed JSON numbers (V may also be "NaN",
+    "Infinity" or "-Infinity", decoded to floats), nothing else on the line. Any other
+    line (other spacing, media, corruption) gives None: parse with ``scan_points``.
+
+    Args:
+        body: complete lines (ending in "\\n").
+    """
+    steps: list[int] = []
+    values: list[Any] = []
+    ts: list[Any] = []
+    for chunk in iter_line_chunks(body):
+        columns = _chunk_columns(chunk)
+        if columns is None:
+            return None
+        steps += columns[0]
+        values += columns[1]
+        ts += columns[2]
+    return steps, values, ts
+
+
 def scan_steps(data: bytes) -> list[int]:
     """The steps of the complete, valid points in a metric file's bytes, in file order.
 
-    When every line has the writer's shape a regex over the step prefix is enough;
-    any doubt (corruption, a hand-edited line) falls back to a full parse.
+    Exact: a step is listed iff a valid point line holds it. As ``scan_columns``, but
+    keeps only the steps.
     """
-    body = data[: data.rfind(b"\n") + 1]
-    if has_writer_shape(body) is not None:
-        found = _STEP_RE.findall(body)
-        if len(found) == body.count(b"\n"):
-            return list(map(int, found))
-    return [p.step for p in scan_points(body).points]
+    steps: list[int] = []
+    for chunk in iter_line_chunks(data[: data.rfind(b"\n") + 1]):
+        columns = _chunk_columns(chunk)
+        steps += columns[0] if columns is not None else [p.step for p in scan_points(chunk).points]
+    return steps
 
 
 def read_json(path: Path) -> Any:

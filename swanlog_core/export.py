@@ -7,19 +7,18 @@ Non-finite values are spelled as in the metric files: NaN, Infinity, -Infinity (
 strings in jsonl, bare in csv, where Python's float() and pandas read them). Torn and
 corrupt lines are skipped, exactly as the reader skips them, and counted for the caller.
 
-A file the writer produced is converted with a handful of whole-file bytes operations,
-after one regular expression has proved that every line has the writer's exact shape;
-any other file is parsed point by point.
+A file of the writer's own lines is converted chunk by chunk with a few bytes operations,
+once ``_format.writer_columns`` has proved every line of the chunk exact; any other file
+is parsed point by point.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, BinaryIO, NamedTuple, Sequence
 
 import orjson
 
-from ._format import encode_value
+from ._format import encode_value, iter_line_chunks, writer_columns
 from .errors import InvalidValueError
 from .reader import History, RunView, parse_points
 
@@ -28,16 +27,12 @@ __all__ = ["FORMATS", "Skipped", "export_metric", "export_run"]
 FORMATS = ("csv", "jsonl")
 CSV_HEADER = b"metric,step,value,ts\n"
 
-# A number the reader decodes to the same int or float that its text says: JSON grammar,
-# at most 18 integer digits (no silent int -> float) and a two-digit exponent (no overflow).
-_NUM = rb"-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,40})?(?:[eE][+-]?[0-9]{1,2})?"
-_WRITER_LINES = re.compile(
-    rb'(?:\{"step":(?:0|[1-9][0-9]{0,17}),"value":(?:'
-    + _NUM
-    + rb'|"NaN"|"Infinity"|"-Infinity"),"ts":'
-    + _NUM
-    + rb"\}\n)*+"
-)
+# Rows are the metric file's own number text, so it must decode to what the reader
+# returns. It does, except for an integer literal beyond 64 bits, which orjson (hence
+# the reader) makes a float: a chunk holding a number that large goes point by point.
+_BIG = 9.2e18  # just under 2**63
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_INTEGER = b":" + b"0" * 19  # in a chunk whose digits became 0 and signs went
 
 
 class Skipped(NamedTuple):
@@ -72,12 +67,40 @@ def _jsonl_point(metric: str, step: int, value: Any, ts: float) -> bytes:
     )
 
 
-def _convert_clean(name: str, body: bytes, fmt: str) -> bytes:
-    """Rows of ``body``, whose every line has the writer's exact shape, by bytes operations."""
+def _exportable(chunk: bytes) -> int | None:
+    """How many lines ``chunk`` holds if all are the writer's and their text reads back exactly, else None."""
+    columns = writer_columns(chunk)
+    if columns is None:
+        return None
+    steps, values, ts = columns
+    if b"N" in chunk or b"I" in chunk:  # a NaN would confuse min() and max()
+        exact = _LONG_INTEGER not in chunk.translate(_DIGITS_TO_ZERO, b"-")
+    else:
+        exact = -_BIG < min(values) and max(values) < _BIG and -_BIG < min(ts) and max(ts) < _BIG
+    return len(steps) if exact else None
+
+
+def _convert_clean(name: str, body: bytes, fmt: str, lines: int) -> bytes:
+    """Rows of ``body`` (``lines`` lines, all the writer's), by bytes operations."""
     if fmt == "jsonl":
         return body.replace(b'{"step":', b'{"metric":' + orjson.dumps(name) + b',"step":')
+    prefix = _csv_field(name) + b","
+    if body.count(b"e") == 2 * lines and b"N" not in body and b"I" not in body:
+        # Only the keys hold an "e" and no value is spelled with letters: deleting the
+        # key letters leaves {S,V,T on each line.
+        return body.translate(None, b'"stepvalu:}').replace(b"{", prefix)
     rows = body.replace(b',"value":', b",").replace(b',"ts":', b",").translate(None, b'}"')
-    return rows.replace(b"{step:", _csv_field(name) + b",")  # the quotes of "step" are gone too
+    return rows.replace(b"{step:", prefix)  # the quotes of "step" are gone too
+
+
+def _convert_points(name: str, history: History, fmt: str) -> bytes:
+    """Rows of the points of ``history``, one by one."""
+    if fmt == "jsonl":
+        return b"".join([_jsonl_point(name, *p) for p in history])
+    prefix = _csv_field(name) + b","
+    return b"".join(
+        [b"%s%d,%s,%s\n" % (prefix, step, _csv_value(value), orjson.dumps(ts)) for step, value, ts in history]
+    )
 
 
 def export_metric(name: str, data: bytes, fmt: str) -> tuple[bytes, Skipped]:
@@ -90,20 +113,19 @@ def export_metric(name: str, data: bytes, fmt: str) -> tuple[bytes, Skipped]:
         raise InvalidValueError(f"export format {fmt!r}: expected one of {', '.join(FORMATS)}")
     end = data.rfind(b"\n") + 1
     body = data if end == len(data) else data[:end]
-    if _WRITER_LINES.fullmatch(body):
-        return _convert_clean(name, body, fmt), Skipped(name, 0, len(data) - end)
-    history: History = parse_points(data)
-    if fmt == "jsonl":
-        out = b"".join([_jsonl_point(name, *p) for p in history.points])
-    else:
-        prefix = _csv_field(name) + b","
-        out = b"".join(
-            [
-                b"%s%d,%s,%s\n" % (prefix, p.step, _csv_value(p.value), orjson.dumps(p.ts))
-                for p in history.points
-            ]
-        )
-    return out, Skipped(name, history.corrupt, history.torn)
+    chunks = list(iter_line_chunks(body))
+    lines = list(map(_exportable, chunks))
+    if fmt == "jsonl" and None not in lines:  # one replace over the whole file beats one per chunk
+        return _convert_clean(name, body, fmt, sum(lines)), Skipped(name, 0, len(data) - end)
+    rows, corrupt = [], 0
+    for chunk, n in zip(chunks, lines):
+        if n is not None:  # csv passes are faster over chunks that stay in the CPU cache
+            rows.append(_convert_clean(name, chunk, fmt, n))
+        else:  # only this chunk goes point by point
+            history = parse_points(chunk)
+            corrupt += history.corrupt
+            rows.append(_convert_points(name, history, fmt))
+    return b"".join(rows), Skipped(name, corrupt, len(data) - end)
 
 
 def export_run(run: RunView, fmt: str, out: BinaryIO, metrics: Sequence[str] | None = None) -> list[Skipped]:

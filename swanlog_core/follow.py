@@ -84,6 +84,6 @@ class Follower:
                 continue
             cursor.offset += end
             history = parse_points(data[:end])
-            if history.points or history.corrupt:
+            if len(history) or history.corrupt:
                 found.append((name, history))
         return found

@@ -10,7 +10,10 @@ after it are still read.
     for run in reader.find_runs("swanlog"):
         print(run.id, run.status, run.metric_names())
     run = reader.open_run("k3j9")                  # id, unique id prefix, or run folder
-    h = run.history("train/loss")                  # h.points, h.corrupt, h.torn
+    h = run.history("train/loss")
+    h.steps, h.values, h.ts                        # columns, in file order
+    for step, value, ts in h: ...                  # Point tuples; h.points: the same, a list
+    h.corrupt, h.torn                              # what was skipped
 
 ``swanlog_core.follow.Follower`` reads the points a live run appends, poll by poll.
 """
@@ -24,9 +27,8 @@ import time
 from contextlib import contextmanager
 from functools import cached_property
 from itertools import repeat
-from operator import itemgetter
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterator
 
 import orjson
 
@@ -37,15 +39,13 @@ from ._format import (
     RUN_JSON,
     SUMMARY_JSON,
     Point,
-    decode_value,
-    has_writer_shape,
     iter_metric_files,
     lock_is_free,
     parse_iso,
     parse_run_dir_name,
     read_json,
     resolve_logdir,
-    scan_points,
+    scan_columns,
 )
 from ._names import name_to_path, path_to_name
 from .errors import CorruptRunError, Error, InvalidValueError, RunNotFoundError
@@ -74,26 +74,48 @@ class MetricNotFoundError(Error, KeyError):
         return Exception.__str__(self)  # KeyError would quote the message
 
 
-class History(NamedTuple):
-    """Every readable point of one metric, and what was skipped to get them."""
+class History:
+    """Every readable point of one metric, and what was skipped to get them.
 
-    points: list[Point]  # in file order (the order they were logged)
-    corrupt: int  # complete lines that are not a valid point, skipped
-    torn: int  # bytes after the last newline: an incomplete last line, skipped
+    The points are held as three parallel columns in file order (the order they were
+    logged), which is what plotting and export want and costs no object per point.
+    Iterating gives ``Point(step, value, ts)`` tuples; ``points`` is them as a list,
+    built on first use.
+    """
+
+    __slots__ = ("steps", "values", "ts", "corrupt", "torn", "_points")
+
+    def __init__(
+        self, steps: list[int], values: list[Any], ts: list[float], corrupt: int = 0, torn: int = 0
+    ) -> None:
+        self.steps = steps
+        self.values = values  # float or int; a dict for a media value
+        self.ts = ts  # UNIX seconds
+        self.corrupt = corrupt  # complete lines that are not a valid point, skipped
+        self.torn = torn  # bytes after the last newline: an incomplete last line, skipped
+        self._points: list[Point] | None = None
+
+    @property
+    def points(self) -> list[Point]:
+        """The points as ``Point(step, value, ts)`` tuples, in file order."""
+        if self._points is None:
+            with _gc_paused():
+                self._points = list(self)
+        return self._points
+
+    def __iter__(self) -> Iterator[Point]:
+        if self._points is not None:
+            return iter(self._points)
+        return map(tuple.__new__, repeat(Point), zip(self.steps, self.values, self.ts))
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __repr__(self) -> str:
+        return f"<History {len(self.steps)} points, {self.corrupt} corrupt lines, {self.torn} torn bytes>"
 
 
 # -- parsing ------------------------------------------------------------------------
-#
-# ``scan_points`` validates every decoded line in Python, about 2 us a point. A file
-# the writer produced has one exact shape per line, so it can be checked for the whole
-# file at once with C-speed bytes operations: deleting every character a number can
-# hold leaves the same skeleton on each line, orjson then proves the numbers valid, and
-# only the steps need a type check. Anything unusual goes to ``scan_points``.
-
-_NL_TO_COMMA = bytes.maketrans(b"\n", b",")
-_STEP = itemgetter("step")
-_FIELDS = itemgetter("step", "value", "ts")
-_TS = itemgetter(2)
 
 
 @contextmanager
@@ -109,36 +131,11 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _parse_clean(body: bytes) -> list[Point] | None:
-    """The points of ``body`` (complete lines) if every line has the writer's shape, else None."""
-    nonfinite = has_writer_shape(body)
-    if nonfinite is None:
-        return None
-    buf = bytearray(b"[")
-    buf += body.translate(_NL_TO_COMMA)
-    buf[-1] = ord("]")
-    try:
-        objs = orjson.loads(buf)
-    except orjson.JSONDecodeError:
-        return None  # a malformed number, e.g. "1.2.3": the careful path counts it
-    # KeyError: the skeleton lets through a digit slipped into a key ("st1ep", then the
-    # key is missing) and a sign before a non-finite value ("-NaN", no such value).
-    try:
-        steps = list(map(_STEP, objs))
-        if set(map(type, steps)) != {int} or min(steps) < 0:
-            return None
-        points: list[Point] = list(map(tuple.__new__, repeat(Point), map(_FIELDS, objs)))
-        if nonfinite:  # the skeleton also lets "NaN" through as a ts
-            if not set(map(type, map(_TS, points))) <= {int, float}:
-                return None
-            points = [p if type(p[1]) is not str else Point(p[0], decode_value(p[1]), p[2]) for p in points]
-    except KeyError:
-        return None
-    return points
-
-
 def parse_points(data: bytes) -> History:
     """Parse a metric file's bytes, skipping (and counting) corrupt lines and a torn tail.
+
+    The writer's own lines are decoded straight into columns at C speed; only the
+    chunks around other lines are parsed line by line (``_format.scan_columns``).
 
     Args:
         data: the file's bytes, or any run of its lines.
@@ -148,15 +145,8 @@ def parse_points(data: bytes) -> History:
         bytes after the last newline.
     """
     end = data.rfind(b"\n") + 1
-    if not end:
-        return History([], 0, len(data))
-    body = data if end == len(data) else data[:end]
-    with _gc_paused():
-        if b"\x00" not in body:
-            points = _parse_clean(body)
-            if points is not None:
-                return History(points, 0, len(data) - end)
-        return History(*scan_points(data))
+    with _gc_paused():  # the line-by-line path builds a dict and a tuple per point
+        return History(*scan_columns(data if end == len(data) else data[:end]), len(data) - end)
 
 
 # -- runs ---------------------------------------------------------------------------

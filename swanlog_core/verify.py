@@ -13,7 +13,6 @@ import fcntl
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 
 import orjson
@@ -119,11 +118,11 @@ def _check_metric_file(rel: str, metric: str, path: Path) -> FileCheck:
     check = FileCheck(f"{METRICS_DIR}/{rel}", metric)
     data = path.read_bytes()
     history = parse_points(data)
-    check.points, check.corrupt, check.torn = len(history.points), history.corrupt, history.torn
+    check.points, check.corrupt, check.torn = len(history), history.corrupt, history.torn
     check.nul_bytes = data.count(b"\x00")
     if history.corrupt:
         check.corrupt_lines = _corrupt_line_numbers(data[: len(data) - history.torn], FIRST_FEW)
-    steps = list(map(itemgetter(0), history.points))
+    steps = history.steps
     if len(set(steps)) != len(steps):
         seen: Counter[int] = Counter(steps)
         check.duplicates = sum(n - 1 for n in seen.values())

@@ -104,11 +104,41 @@ def test_errors_print_one_line_on_stderr_and_exit_1(
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("command", [[], ["ls"], ["show"], ["tail"], ["export"], ["verify"]])
+@pytest.mark.parametrize(
+    "command", [[], ["ls"], ["show"], ["tail"], ["export"], ["verify"], ["sync"], ["server"]]
+)
 def test_every_command_has_help(command: list[str]) -> None:
     """--help works for the group and for each command."""
     result = swanlog(*command, "--help")
     assert result.returncode == 0 and "Usage: swanlog" in result.stdout
+
+
+def test_group_help_lists_every_command() -> None:
+    """swanlog --help lists every command, including those whose modules load only when they run."""
+    listed = swanlog("--help").stdout.split("Commands:")[1].split()
+    assert {"export", "ls", "server", "show", "sync", "tail", "verify"} <= set(listed)
+
+
+def test_export_loads_neither_the_sync_client_nor_the_server(logdir: Path, run_dir: Path) -> None:
+    """Running swanlog export imports no sync or server module, nor httpx, watchdog, Starlette or uvicorn."""
+    code = (
+        "import sys\n"
+        "from swanlog_cli.main import cli\n"
+        "cli(sys.argv[1:], standalone_mode=False)\n"
+        "heavy = ('httpx', 'watchdog', 'starlette', 'uvicorn', 'swanlog_core.sync', 'swanlog_core.server',"
+        " 'swanlog_cli.sync', 'swanlog_cli.server')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)), file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [PYTHON, "-c", code, "export", "k3j9x0a1", "--logdir", str(logdir)],
+        env=python_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("metric,step,value,ts\n")
+    assert result.stderr.strip() == "[]"
 
 
 def test_version() -> None:

@@ -66,6 +66,11 @@ GARBAGE = [
     pytest.param(b'{"step":9,"value":"oops","ts":1.5}\n', id="value-not-a-number"),
     pytest.param(b'{"step":9,"value":0.5}\n', id="no-ts"),
     pytest.param(b"[1, 2, 3]\n", id="not-an-object"),
+    # Lines spelled like the writer's that still are not points: a step they name stays free.
+    pytest.param(b'{"step":9,"value":1.2.3,"ts":1.5}\n', id="malformed-value"),
+    pytest.param(b'{"step":9,"value":0.5,"ts":1.5.0}\n', id="malformed-ts"),
+    pytest.param(b'{"step":,"value9":0.5,"ts":1.5}\n', id="step-digit-moved-into-a-key"),
+    pytest.param(b'{"step":9,"value":-"NaN","ts":1.5}\n', id="sign-before-nan"),
 ]
 
 
@@ -126,3 +131,43 @@ def test_torn_tail_is_cut_even_when_the_resume_only_logs_explicit_steps(logdir: 
         swanlog.log({"loss": 4.0}, step=100)
     swanlog.finish()
     assert [valid_point(raw) for raw in lines(path)] == [(0, 0.5), (1, 0.25), (2, 0.125), (100, 4.0)]
+
+
+def test_a_corrupt_line_deep_in_a_long_file_never_blocks_its_step(logdir: Path) -> None:
+    """Resuming without the index cache, a step named only by a corrupt line among thousands of good ones is
+    free, and every other step stays taken."""
+    run = swanlog.init(logdir=logdir, id="torn0003")
+    for step in range(5000):
+        swanlog.log({"loss": step / 2}, step=step * 2)  # even steps only
+    swanlog.finish()
+    path = run.dir / "metrics" / "loss.jsonl"
+    good = lines(path)
+    corrupt = b'{"step":5001,"value":1.2.3,"ts":1.5}'
+    path.write_bytes(b"\n".join(good[:3000] + [corrupt] + good[3000:]) + b"\n")
+    (run.dir / "stepindex.json").unlink()
+
+    swanlog.init(logdir=logdir, id="torn0003", resume="must")
+    swanlog.log({"loss": -1.0}, step=5001)
+    with pytest.warns(SwanlogWarning, match="loss"):
+        swanlog.log({"loss": -2.0}, step=6000)  # held by a good line: discarded
+    swanlog.finish()
+    assert readable(path) == [(s * 2, s / 2) for s in range(5000)] + [(5001, -1.0)]
+
+
+def test_resume_keeps_the_summary_at_the_largest_step_when_it_is_not_the_last_line(logdir: Path) -> None:
+    """Resuming without the index cache, a metric whose largest step is not on its last line keeps the value
+    at that step as its summary when an earlier step is logged."""
+    run = swanlog.init(logdir=logdir, id="torn0004")
+    swanlog.log({"loss": 1.0}, step=10)
+    swanlog.log({"loss": 2.0}, step=3)
+    swanlog.finish()
+    path = run.dir / "metrics" / "loss.jsonl"
+    with open(path, "ab") as f:
+        f.write(b'{"step":11,"value":1.2.3,"ts":1.5}\n')  # corrupt: step 11 is not held
+    (run.dir / "stepindex.json").unlink()
+
+    swanlog.init(logdir=logdir, id="torn0004", resume="must")
+    swanlog.log({"loss": 3.0}, step=4)
+    swanlog.finish()
+    assert json.loads((run.dir / "summary.json").read_text())["loss"] == 1.0
+    assert readable(path) == [(10, 1.0), (3, 2.0), (4, 3.0)]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 from pathlib import Path
 
 import orjson
@@ -15,7 +17,7 @@ from swanlog_core._format import decode_value
 from swanlog_core.errors import InvalidValueError
 from swanlog_core.export import Skipped, export_metric, export_run
 from swanlog_core.reader import parse_points
-from tests.runfolder import line, make_run
+from tests.runfolder import T0, line, make_run
 
 CLEAN = (
     line(0, 0.5, 1.25)
@@ -110,6 +112,12 @@ _POOL = [
     b"garbage\n",
     b"\x00\x00\n",
     b"\n",
+    b'{"step":,"value13":1,"ts":1}\n',
+    b'{"step":14,"value":,2"ts":1}\n',
+    b'{"step":15,"value":123456789012345678901234,"ts":1}\n',
+    b'{"step":16,"value":1e-7,"ts":2.5e20}\n',
+    b'{"step":17,"value":-0,"ts":1E3}\n',
+    b'{"step":18,"value":1.5,"ts":-"NaN"}\n',
 ]
 
 
@@ -128,4 +136,45 @@ def test_export_keeps_exactly_the_points_the_reader_reads(lines: list[bytes], ta
     assert got == expected
     assert skipped == Skipped("m", history.corrupt, history.torn)
     csv_rows, _ = export_metric("m", data, "csv")
-    assert len(csv_rows.splitlines()) == len(expected)
+    assert [_csv_point(row) for row in csv_rows.decode().splitlines()] == expected
+
+
+def _csv_point(row: str) -> tuple[int, str, float]:
+    """(step, repr(value), ts) of a csv row of metric m, read as a csv reader, int() and float() would."""
+    metric, step, value, ts = next(csv.reader([row]))
+    assert metric == "m"
+    if value.startswith("{"):
+        number = json.loads(value)
+    else:
+        number = int(value) if value.lstrip("-").isdigit() else float(value)
+    return int(step), repr(number), float(ts)
+
+
+def test_a_long_writer_file_exports_every_point_spelled_as_in_the_file() -> None:
+    """A file of thousands of writer lines, exponents and non-finite values in its second half, exports every
+    point with its numbers spelled exactly as in the file."""
+    values = [
+        s / 7 if s < 3500 or s % 5 else (1e-9 * s, "NaN", "-Infinity", 2.5e20, s)[s % 4] for s in range(7000)
+    ]
+    data = b"".join(line(s, v, T0 + s) for s, v in enumerate(values))
+    spelled = [v.encode() if isinstance(v, str) else json.dumps(v).encode() for v in values]
+    rows, skipped = export_metric("a,b", data, "csv")
+    assert skipped == Skipped("a,b", 0, 0)
+    assert rows == b"".join(b'"a,b",%d,%s,%r\n' % (s, v, T0 + s) for s, v in enumerate(spelled))
+    rows, _ = export_metric("a,b", data, "jsonl")
+    assert rows == data.replace(b'{"step":', b'{"metric":"a,b","step":')
+
+
+def test_a_corrupt_line_in_a_long_file_costs_only_that_line() -> None:
+    """In a file of thousands of writer lines, a corrupt line in the middle is counted and left out, and every
+    other point is exported, in order, in both formats."""
+    good = [line(s, s / 4, T0 + s) for s in range(6000)]
+    data = b"".join(good[:3000]) + b'{"step":3000,"value":1.2.3,"ts":1}\n' + b"".join(good[3000:])
+    rows, skipped = export_metric("m", data, "csv")
+    assert skipped == Skipped("m", 1, 0)
+    assert rows == b"".join(b"m,%d,%r,%r\n" % (s, s / 4, T0 + s) for s in range(6000))
+    rows, skipped = export_metric("m", data, "jsonl")
+    assert skipped == Skipped("m", 1, 0)
+    assert [orjson.loads(row) for row in rows.splitlines()] == [
+        {"metric": "m", "step": s, "value": s / 4, "ts": T0 + s} for s in range(6000)
+    ]

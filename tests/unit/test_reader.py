@@ -230,6 +230,21 @@ HOSTILE = [
     pytest.param(b'{"st1ep":1,"value":1,"ts":1}\n' + line(2, 1), [2], 1, 0, id="digit-inside-a-key"),
     pytest.param(b'{"step":1,"value":1,"t5s":1}\n' + line(2, 1), [2], 1, 0, id="digit-inside-another-key"),
     pytest.param(b'{"step":1,"value":"-NaN","ts":1}\n' + line(2, 1), [2], 1, 0, id="minus-nan"),
+    pytest.param(b'{"step":,"value7":1,"ts":1}\n' + line(2, 1), [2], 1, 0, id="digit-moved-into-a-key"),
+    pytest.param(b'{"step":1,"value":,2"ts":1}\n' + line(2, 1), [2], 1, 0, id="digit-moved-out-of-value"),
+    pytest.param(b'{"step":1,"value":1,"ts":}5\n' + line(2, 1), [2], 1, 0, id="digit-moved-after-brace"),
+    pytest.param(b'5{"step":1,"value":1,"ts":}\n' + line(2, 1), [2], 1, 0, id="digit-moved-before-brace"),
+    pytest.param(b'{"step":1,"value":1,"ts":1.5.0}\n' + line(2, 1), [2], 1, 0, id="malformed-ts"),
+    pytest.param(b'{"step":1,"value":1e,"ts":1}\n' + line(2, 1), [2], 1, 0, id="exponent-without-digits"),
+    pytest.param(b'{"step":1,"value":-"NaN","ts":1}\n' + line(2, 1), [2], 1, 0, id="sign-before-a-string"),
+    pytest.param(
+        b'{"\ntep":1,"value":1,"ts":1}\n{"step":2,"value":1,"ts":1},{"step":3,"value":1,"ts":1}\n'
+        + line(4, 1),
+        [4],
+        3,
+        0,
+        id="objects-split-and-joined-across-lines",
+    ),
     pytest.param(line(0, "NaN") + b'{"step":1,"value":1,"ts":"NaN"}\n', [0], 1, 0, id="nan-as-ts"),
     pytest.param(line(0, "NaN") + b'{"step":1,"value":"NaN1","ts":1}\n', [0], 1, 0, id="nan-with-digits"),
     pytest.param(b"", [], 0, 0, id="empty-file"),
@@ -256,6 +271,28 @@ def test_history_decodes_values_and_timestamps(logdir: Path) -> None:
     assert points[1] == (1, 0.25, 2)
     assert math.isnan(points[2].value)
     assert [p.value for p in points[3:]] == [math.inf, -math.inf]
+
+
+def test_history_holds_columns_and_gives_the_same_points_as_tuples(logdir: Path) -> None:
+    """history() gives steps, values and ts columns; iterating it or its points list gives Point tuples."""
+    data = line(0, 3, 1.5) + line(1, 1e-7, 2.5) + line(5, "NaN", 3.0) + line(7, 2.5e20, 4.0)
+    history = reader.open_run(make_run(logdir, "c", metrics={"m": data})).history("m")
+    assert (history.steps, history.ts, len(history)) == ([0, 1, 5, 7], [1.5, 2.5, 3.0, 4.0], 4)
+    assert history.values[:2] == [3, 1e-7] and math.isnan(history.values[2]) and history.values[3] == 2.5e20
+    assert [tuple(p) for p in history] == [tuple(p) for p in history.points]
+    step, value, ts = history.points[3]
+    assert (step, value, ts) == (history.points[3].step, history.points[3].value, history.points[3].ts)
+    assert (step, value, ts) == (7, 2.5e20, 4.0)
+
+
+def test_a_long_file_reads_every_line_around_a_corrupt_one(logdir: Path) -> None:
+    """A file of thousands of lines with a corrupt line in the middle reads back every other line in order."""
+    good = [line(s, s / 8 if s % 3 else "NaN", T0 + s) for s in range(6000)]
+    data = b"".join(good[:3001]) + b'{"step":6001,"value":1.2.3,"ts":1}\n' + b"".join(good[3001:])
+    history = reader.open_run(make_run(logdir, "long", metrics={"m": data})).history("m")
+    assert history.steps == list(range(6000)) and history.corrupt == 1
+    assert history.ts == [T0 + s for s in range(6000)]
+    assert [repr(v) for v in history.values] == [repr(s / 8 if s % 3 else math.nan) for s in range(6000)]
 
 
 def test_history_of_a_missing_metric_names_it_and_the_existing_ones(logdir: Path) -> None:
@@ -304,6 +341,67 @@ def test_parse_points_keeps_every_valid_line_whatever_surrounds_it(lines: list, 
     ]
     assert history.corrupt == len(lines) - len(expected)
     assert history.torn == len(tail)
+
+
+def _reference_point(raw: bytes) -> tuple[int, str, str] | None:
+    """A line's point as DESIGN.md defines one, decided with the json module; None if it is not one."""
+    try:
+        obj = json.loads(raw, parse_constant=lambda name: None)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    step, value, ts = obj.get("step"), obj.get("value"), obj.get("ts")
+    if type(step) is not int or step < 0 or type(ts) not in (int, float) or not math.isfinite(ts):
+        return None
+    if isinstance(value, str):
+        named = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+        return (step, repr(named[value]), repr(ts)) if value in named else None
+    if type(value) not in (int, float) or not math.isfinite(value):
+        return None
+    return step, repr(value), repr(ts)
+
+
+_WRITER_LINES = st.lists(
+    st.builds(
+        line,
+        st.integers(0, 99),
+        st.sampled_from([0, 7, -3, 0.5, -0.25, 1e-07, 2.5e20, "NaN", "Infinity", "-Infinity"]),
+        st.sampled_from([T0, 1.5, 0.0]),
+    ),
+    min_size=1,
+    max_size=4,
+)
+_EDITS = st.lists(
+    st.tuples(
+        st.integers(0, 10_000),
+        st.sampled_from(["insert", "delete", "replace"]),
+        st.sampled_from(list(b'0123456789.eE+-{}":, \nNaIf[]')),
+    ),
+    max_size=3,
+)
+
+
+@given(_WRITER_LINES, _EDITS)
+def test_parse_points_reads_exactly_the_valid_lines_of_edited_writer_lines(
+    lines: list[bytes], edits: list
+) -> None:
+    """Writer lines with a few characters inserted, deleted or replaced read back exactly the lines that are
+    still valid points, and count the others."""
+    data = bytearray(b"".join(lines))
+    for position, kind, char in edits:
+        at = position % len(data)
+        if kind == "insert":
+            data.insert(at, char)
+        elif kind == "delete" and len(data) > 1:
+            del data[at]
+        else:
+            data[at] = char
+    body = bytes(data[: data.rfind(b"\n") + 1])
+    expected = [_reference_point(raw) for raw in body.split(b"\n")[:-1]]
+    history = reader.parse_points(body)
+    assert [(s, repr(v), repr(t)) for s, v, t in history] == [p for p in expected if p is not None]
+    assert history.corrupt == expected.count(None)
 
 
 # -- Follower -------------------------------------------------------------------------

@@ -34,6 +34,11 @@ def test_a_clean_run_verifies_clean(logdir: Path) -> None:
             id="corrupt-lines-with-numbers",
         ),
         pytest.param(
+            line(0, 1) + b'{"step":1,"value":1.2.3,"ts":1}\n' + line(2, 3),
+            ["1 corrupt line (line 2)"],
+            id="writer-shaped-line-with-a-malformed-number",
+        ),
+        pytest.param(
             line(0, 1) + b"\x00\x00\x00\n",
             ["1 corrupt line (line 2)", "3 NUL bytes"],
             id="nul-bytes",
