@@ -1,0 +1,237 @@
+"""The HTTP API, version 1: ``create_app(settings, store)`` builds the Starlette app.
+
+Each endpoint checks, in this order: the run id (400), the API key (401), the run and
+its project (404, 403), the Content-Encoding (415), the body's size (413), the body
+itself (400, 413); only then does it touch the database. Every error is answered as
+JSON ``{"error": message}`` by the handlers at the bottom, the one place where an
+exception becomes a status code. Database calls block, so they run in worker threads.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any, Callable
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import auth
+from .errors import ApiError, BadRequestError, NotFoundError, UnauthorizedError
+from .limits import gunzip, is_gzip, read_body
+from .openapi import openapi_document
+from .records import MAX_STEP, decode_value, parse_batch
+from .runs import check_file_path, check_run_id, run_document, run_fields
+from .settings import Settings
+from .store import KeyRecord, Store
+
+__all__ = ["create_app"]
+
+
+def _json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(obj), status, headers, media_type="application/json")
+
+
+def _int_query(request: Request, name: str, default: int, low: int, high: int) -> int:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequestError(f"query parameter {name}={text[:50]!r} is not an integer") from None
+    if not low <= value <= high:
+        raise BadRequestError(f"query parameter {name}={value} is not between {low} and {high}")
+    return value
+
+
+def create_app(settings: Settings, store: Store) -> Starlette:
+    """The swanlog server's ASGI app over ``store``, with the request limits of ``settings``."""
+
+    def key_for_run(authorization: str | None, run_id: str) -> KeyRecord:
+        """Authenticate, then check the run exists and the key has its project (one worker hop)."""
+        key = auth.authenticate(store, authorization)
+        project = store.run_project(run_id)
+        if project is None:
+            raise NotFoundError(f"run {run_id} does not exist")
+        auth.check_project(key, project, f"run {run_id}")
+        return key
+
+    async def body_of(request: Request, limit: int, what: str) -> tuple[bytes, bool]:
+        gz = is_gzip(request.headers.get("content-encoding"))
+        try:
+            raw = await read_body(request.stream(), request.headers.get("content-length"), limit, what)
+        except ClientDisconnect:
+            # Nobody will read the answer; a 400 keeps it out of the server log as a 500.
+            raise BadRequestError(f"the client went away while sending {what}") from None
+        return raw, gz
+
+    def inflate(raw: bytes, gz: bool, limit: int, what: str) -> bytes:
+        return gunzip(raw, limit, what) if gz else raw
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    async def health(request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def openapi(request: Request) -> Response:
+        return _json(openapi_document())
+
+    async def put_run(request: Request) -> Response:
+        run_id = check_run_id(request.path_params["run_id"])
+        key = await run_in_threadpool(auth.authenticate, store, request.headers.get("authorization"))
+        limit = settings.max_run_json_bytes
+        raw, gz = await body_of(request, limit, f"the JSON of run {run_id}")
+
+        def work() -> dict[str, Any]:
+            data = inflate(raw, gz, limit, f"the JSON of run {run_id}")
+            try:
+                body = orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                raise BadRequestError(f"the JSON of run {run_id} is not valid JSON: {exc}") from None
+            fields = run_fields(body, settings)
+            existing = store.run_project(run_id)
+            if existing is not None:
+                auth.check_project(key, existing, f"run {run_id}")
+            elif "project" in fields:
+                auth.check_project(key, fields["project"], f"run {run_id}")
+            return {"id": run_id, "created": store.put_run(run_id, fields)}
+
+        return _json(await run_in_threadpool(work))
+
+    async def post_records(request: Request) -> Response:
+        run_id = check_run_id(request.path_params["run_id"])
+        await run_in_threadpool(key_for_run, request.headers.get("authorization"), run_id)
+        what = f"the records batch of run {run_id}"
+        raw, gz = await body_of(request, settings.max_body_bytes, what)
+
+        def work() -> dict[str, int]:
+            body = inflate(raw, gz, settings.max_body_bytes, what)
+            batch = parse_batch(body, settings.max_records, settings.max_metric_name_bytes)
+            accepted = store.insert_points(run_id, batch)
+            return {"accepted": accepted, "duplicates": len(batch) - accepted}
+
+        return _json(await run_in_threadpool(work))
+
+    async def put_file(request: Request) -> Response:
+        run_id = check_run_id(request.path_params["run_id"])
+        path = check_file_path(request.path_params["path"])
+        await run_in_threadpool(key_for_run, request.headers.get("authorization"), run_id)
+        what = f"file {path} of run {run_id}"
+        raw, gz = await body_of(request, settings.max_file_bytes, what)
+
+        def work() -> dict[str, Any]:
+            data = inflate(raw, gz, settings.max_file_bytes, what)
+            store.put_file(run_id, path, data)
+            return {"path": path, "size": len(data)}
+
+        return _json(await run_in_threadpool(work))
+
+    async def get_file(request: Request) -> Response:
+        run_id = check_run_id(request.path_params["run_id"])
+        path = check_file_path(request.path_params["path"])
+
+        def work() -> bytes:
+            key_for_run(request.headers.get("authorization"), run_id)
+            data = store.get_file(run_id, path)
+            if data is None:
+                raise NotFoundError(f"run {run_id} has no file {path}")
+            return data
+
+        data = await run_in_threadpool(work)
+        media_type = "text/plain" if path == "console.log" else mimetypes.guess_type(path)[0]
+        return Response(data, media_type=media_type or "application/octet-stream")
+
+    async def list_runs(request: Request) -> Response:
+        project = request.query_params.get("project")
+
+        def work() -> dict[str, Any]:
+            key = auth.authenticate(store, request.headers.get("authorization"))
+            if project is not None:
+                auth.check_project(key, project, "run list")
+            runs = store.list_runs([project] if project is not None else key.projects)
+            return {"runs": [run_document(r) for r in runs]}
+
+        return _json(await run_in_threadpool(work))
+
+    async def get_run(request: Request) -> Response:
+        run_id = check_run_id(request.path_params["run_id"])
+
+        def work() -> dict[str, Any]:
+            key_for_run(request.headers.get("authorization"), run_id)
+            row = store.get_run(run_id)
+            if row is None:
+                raise NotFoundError(f"run {run_id} does not exist")
+            return run_document(row)
+
+        return _json(await run_in_threadpool(work))
+
+    async def metric_names(request: Request) -> Response:
+        run_id = check_run_id(request.path_params["run_id"])
+
+        def work() -> dict[str, Any]:
+            key_for_run(request.headers.get("authorization"), run_id)
+            return {"metrics": store.metric_names(run_id)}
+
+        return _json(await run_in_threadpool(work))
+
+    async def metric_points(request: Request) -> Response:
+        run_id = check_run_id(request.path_params["run_id"])
+        name = request.path_params["name"]
+        after = _int_query(request, "after_step", -1, -1, MAX_STEP)
+        limit = _int_query(request, "limit", settings.default_points, 1, settings.max_points)
+
+        def work() -> dict[str, Any]:
+            key_for_run(request.headers.get("authorization"), run_id)
+            # No stored name holds a NUL (PostgreSQL text cannot), so none can match.
+            rows = None if "\x00" in name else store.metric_points(run_id, name, after, limit)
+            if rows is None:
+                raise NotFoundError(f"run {run_id} has no metric {name!r}")
+            points = [{"step": s, "value": decode_value(v, e), "ts": t} for s, v, e, t in rows]
+            return {"metric": name, "points": points}
+
+        return _json(await run_in_threadpool(work))
+
+    # -- errors -----------------------------------------------------------------------------
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthorizedError) else None
+        return _json({"error": str(exc)}, exc.status, headers)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            message = f"no endpoint at {request.url.path}; see /openapi.json"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        else:
+            message = str(exc.detail)
+        return _json({"error": message}, exc.status_code, exc.headers)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return _json({"error": f"internal server error ({type(exc).__name__}); see the server log"}, 500)
+
+    v1 = "/api/v1"
+    routes = [
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route(f"{v1}/health", health, methods=["GET"]),
+        Route(f"{v1}/runs", list_runs, methods=["GET"]),
+        Route(f"{v1}/runs/{{run_id}}", put_run, methods=["PUT"]),
+        Route(f"{v1}/runs/{{run_id}}", get_run, methods=["GET"]),
+        Route(f"{v1}/runs/{{run_id}}/records", post_records, methods=["POST"]),
+        Route(f"{v1}/runs/{{run_id}}/files/{{path:path}}", put_file, methods=["PUT"]),
+        Route(f"{v1}/runs/{{run_id}}/files/{{path:path}}", get_file, methods=["GET"]),
+        Route(f"{v1}/runs/{{run_id}}/metrics", metric_names, methods=["GET"]),
+        Route(f"{v1}/runs/{{run_id}}/metrics/{{name:path}}", metric_points, methods=["GET"]),
+    ]
+    handlers: dict[Any, Callable[..., Any]] = {
+        ApiError: api_error,
+        HTTPException: http_error,
+        Exception: server_error,
+    }
+    return Starlette(routes=routes, exception_handlers=handlers)

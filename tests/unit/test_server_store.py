@@ -1,0 +1,99 @@
+"""The stores directly, on a real SQLite file and a real PostgreSQL database: schema, keys, points."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Iterator
+
+import orjson
+import pytest
+
+from swanlog_core.errors import Error
+from swanlog_core.server import Store, open_store
+from swanlog_core.server.auth import authenticate, create_key, key_id_of
+from swanlog_core.server.errors import NotFoundError, UnauthorizedError
+from swanlog_core.server.records import parse_batch
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A freshly migrated store on ``db_url``."""
+    s = open_store(db_url)
+    yield s
+    s.close()
+
+
+def batch(*points: tuple[str, int, object]):  # type: ignore[no-untyped-def]
+    """A parsed batch of (metric, step, value) points."""
+    lines = b"".join(
+        orjson.dumps({"metric": m, "step": s, "value": v, "ts": 1.0}) + b"\n" for m, s, v in points
+    )
+    return parse_batch(lines, 100_000, 1024)
+
+
+def test_reopening_applies_no_migration_twice(db_url: str, store: Store) -> None:
+    """Opening a migrated database again is harmless and keeps its data."""
+    store.put_run("r1", {"project": "p"})
+    again = open_store(db_url)
+    try:
+        assert again.run_project("r1") == "p"
+    finally:
+        again.close()
+
+
+def test_only_a_hash_of_the_secret_is_stored(store: Store) -> None:
+    """The stored key holds a hash, never the secret, and the key authenticates."""
+    key = create_key(store, ["p", "p", "q"])
+    key_id, secret = key.split("_")[1], key.split("_", 2)[2]
+    record = store.get_key(key_id)
+    assert record is not None and secret not in repr(record) and record.projects == ("p", "q")
+    assert authenticate(store, f"Bearer {key}").id == key_id
+    with pytest.raises(UnauthorizedError):
+        authenticate(store, f"Bearer {key[:-1]}{'A' if key[-1] != 'A' else 'B'}")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0123456789ab", "0123456789ab"),
+        ("swl_0123456789ab", "0123456789ab"),
+        ("swl_0123456789ab_s3cr3t", "0123456789ab"),
+        ("xyz", None),
+    ],
+)
+def test_key_ids_are_found_in_every_spelling(text: str, expected: str | None) -> None:
+    """key revoke accepts the id, swl_<id> as `key list` shows it, or the whole key."""
+    assert key_id_of(text) == expected
+
+
+def test_first_write_wins_in_the_store(store: Store) -> None:
+    """insert_points keeps the first value per (metric, step), within a batch and across batches."""
+    store.put_run("r1", {"project": "p"})
+    assert store.insert_points("r1", batch(("a", 0, 1), ("a", 0, 2), ("b", 0, "NaN"))) == 2
+    assert store.insert_points("r1", batch(("a", 0, 3), ("a", 1, 4))) == 1
+    rows = store.metric_points("r1", "a", -1, 10)
+    assert [(s, v) for s, v, _, _ in rows or []] == [(0, 1), (1, 4)]
+    assert store.metric_points("r1", "b", -1, 10) == [(0, None, "NaN", 1.0)]
+    assert store.metric_points("r1", "c", -1, 10) is None
+
+
+def test_points_for_a_missing_run_are_refused(store: Store) -> None:
+    """insert_points for a run that does not exist raises NotFoundError and creates nothing."""
+    with pytest.raises(NotFoundError):
+        store.insert_points("ghost", batch(("a", 0, 1)))
+    assert store.metric_names("ghost") == []
+
+
+def test_sqlite_is_in_wal_mode(tmp_path: Path) -> None:
+    """The SQLite database is in WAL mode, so readers never block the writer."""
+    s = open_store(f"sqlite:///{tmp_path / 'server.db'}")
+    s.close()
+    with sqlite3.connect(tmp_path / "server.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_unsupported_url_is_an_error() -> None:
+    """open_store refuses a URL that is neither sqlite:/// nor postgresql://."""
+    with pytest.raises(Error, match="not supported"):
+        open_store("mysql://localhost/db")
