@@ -18,26 +18,36 @@ from .errors import (
     CorruptRunError,
     Error,
     InvalidValueError,
+    MissingExtraError,
     NotInitializedError,
     RunExistsError,
     RunLockedError,
     RunNotFoundError,
     SwanlogWarning,
 )
+from .media import Audio, Histogram, Html, Image, Table, Text, Video
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Audio",
     "Config",
     "CorruptRunError",
     "Error",
+    "Histogram",
+    "Html",
+    "Image",
     "InvalidValueError",
+    "MissingExtraError",
     "NotInitializedError",
     "Run",
     "RunExistsError",
     "RunLockedError",
     "RunNotFoundError",
     "SwanlogWarning",
+    "Table",
+    "Text",
+    "Video",
     "__version__",
     "define_metric",
     "finish",
@@ -57,6 +67,8 @@ def init(
     resume: Any = None,
     tags: Any = None,
     notes: str | None = None,
+    env: Any = True,
+    console: bool = True,
 ) -> Run:
     """Start a run (or resume one) and make it current.
 
@@ -71,6 +83,12 @@ def init(
             it exists; "must": it has to exist.
         tags: a list of strings.
         notes: free text.
+        env: record where and how the run ran in env.json (system, GPUs, Python,
+            packages, git, command line; never environment variables). False: no
+            env.json; a dict such as ``{"git": False, "packages": False}`` leaves parts
+            out (parts: system, gpu, python, packages, git, command).
+        console: copy stdout and stderr, as the terminal shows them, to console.log
+            (the terminal is unchanged). False: no console.log, fds 1 and 2 untouched.
 
     Returns:
         The Run, also usable as a context manager that finishes it.
@@ -79,7 +97,7 @@ def init(
         InvalidValueError: a bad argument. RunExistsError, RunNotFoundError: see resume.
         RunLockedError: another process is writing that run.
     """
-    run = start_run(project, name, config, logdir, mode, id, resume, tags, notes)
+    run = start_run(project, name, config, logdir, mode, id, resume, tags, notes, env=env, console=console)
     _current.set_current(run)
     return run
 

@@ -26,7 +26,8 @@ class _Min:
         self.value: Any = None
 
     def add(self, v: float) -> None:
-        if v == v and (self.value is None or v < self.value):  # NaN never wins
+        # NaN never wins; a media description (a dict) is not a number and is skipped
+        if v == v and type(v) is not dict and (self.value is None or v < self.value):
             self.value = v
 
 
@@ -34,7 +35,7 @@ class _Max(_Min):
     __slots__ = ()
 
     def add(self, v: float) -> None:
-        if v == v and (self.value is None or v > self.value):
+        if v == v and type(v) is not dict and (self.value is None or v > self.value):
             self.value = v
 
 
@@ -46,7 +47,7 @@ class _Mean:
         self.count = 0
 
     def add(self, v: float) -> None:
-        if v == v:
+        if v == v and type(v) is not dict:
             self.total += v
             self.count += 1
 

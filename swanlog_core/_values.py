@@ -1,8 +1,10 @@
 """User values -> numbers a point line can hold.
 
-The hot path in ``_run`` handles ``float`` and ``int`` itself; everything else comes
-here: bool, NumPy and PyTorch 0-d scalars (duck-typed, so neither is imported), numeric
-strings, and other real numbers. NaN and infinities are kept.
+The hot path in ``_writer`` handles ``float`` and ``int`` itself; everything else comes
+here (``to_value``): bool, NumPy and PyTorch 0-d scalars (duck-typed, so neither is
+imported), numeric strings, and other real numbers. NaN and infinities are kept. Media
+objects, and lists, tuples and arrays of numbers (as histograms), become ``Prepared``
+media values.
 """
 
 from __future__ import annotations
@@ -11,10 +13,28 @@ import numbers
 from typing import Any, Mapping
 
 from .errors import InvalidValueError
+from .media import Histogram, Media
+from .media._base import Prepared
 
-__all__ = ["flatten", "to_number", "to_step", "INT64_MIN", "INT64_MAX"]
+__all__ = ["flatten", "to_number", "to_step", "to_value", "INT64_MIN", "INT64_MAX"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # JSON readers (orjson, jq) hold int64 exactly
+
+
+def to_value(key: str, value: Any) -> float | int | Prepared:
+    """Convert one logged value to a number, or a media value to its ``Prepared`` form.
+
+    A media object is checked and encoded here; a list or tuple, or an array or tensor
+    of one or more dimensions, is logged as ``Histogram(value)``.
+    """
+    if isinstance(value, Media):
+        return value._prepare(key)
+    t = type(value)
+    if t is Prepared:  # staged by commit=False, prepared then
+        return value
+    if t is list or t is tuple or (getattr(value, "ndim", 0) or 0) >= 1:
+        return Histogram(value)._prepare(key)
+    return to_number(key, value)
 
 
 def to_number(key: str, value: Any) -> float | int:

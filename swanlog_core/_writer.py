@@ -22,8 +22,10 @@ import orjson
 from . import _format
 from ._names import name_to_path
 from ._stepindex import StepIndex
-from ._values import INT64_MAX, INT64_MIN, flatten, to_number
+from ._values import INT64_MAX, INT64_MIN, flatten, to_value
 from .errors import RunLockedError, SwanlogWarning
+from .media._base import Prepared
+from .media._store import PayloadStore, payload_path
 
 __all__ = ["Metric", "MetricWriter", "RunLock"]
 
@@ -107,6 +109,7 @@ class MetricWriter:
     def __init__(self, run_dir: Path, reducer_for: Callable[[str], Any]) -> None:
         self.metrics_dir = run_dir / _format.METRICS_DIR
         self.cache_path = run_dir / _format.STEPINDEX_JSON
+        self.payloads = PayloadStore(run_dir)
         self.metrics: dict[str, Metric] = {}
         self._reducer_for = reducer_for
         self._open: dict[str, Metric] = {}  # metrics holding an fd, oldest first
@@ -128,6 +131,7 @@ class MetricWriter:
         """
         metrics = self.metrics
         batch = []
+        media = None  # (name, payload path, Prepared) of the call's media values with a file
         for name, value in data.items():
             t = type(value)
             if t is float:
@@ -138,13 +142,20 @@ class MetricWriter:
             elif isinstance(value, Mapping):
                 return self.append(flatten(data), step, ts)
             else:
-                num = to_number(name, value)
-                enc = num if num - num == 0 else _format.encode_value(num)
+                num = to_value(name, value)
+                if type(num) is Prepared:
+                    if media is None:
+                        media = []
+                    num = enc = self._describe(name, num, media)
+                else:
+                    enc = num if num - num == 0 else _format.encode_value(num)
             m = metrics.get(name)
             if m is None:
                 m = self.metric(name)
             index = m.index
             batch.append((m, index.max + 1 if step is None else step, num, enc))
+        if media:
+            self._store_payloads(media, step)
 
         if self.pending is not None:
             self.recover()
@@ -187,6 +198,38 @@ class MetricWriter:
         self.pending = None
         self.dirty = True
         return discarded
+
+    def _describe(self, name: str, prepared: Prepared, media: list) -> dict[str, Any]:
+        """The metric line's value for a media value; a payload is queued in ``media``."""
+        if prepared.payload is None:
+            return {"_type": prepared.kind, **prepared.fields}
+        rel = payload_path(name, prepared)
+        media.append((name, rel, prepared))
+        return {
+            "_type": prepared.kind,
+            "path": rel,
+            "sha256": prepared.digest,
+            "size": len(prepared.payload),
+            "format": prepared.ext,
+            **prepared.fields,
+        }
+
+    def _store_payloads(self, media: list, step: int | None) -> None:
+        """Write the payload files of a call whose every value is valid, before any of its lines.
+
+        A payload whose (metric, step) is held already is not written: its line will be
+        discarded by first write wins. A failure leaves no line of the call written, at
+        worst payload files that no line names.
+        """
+        for name, rel, prepared in media:
+            if step is not None and step in self.metrics[name].index:
+                continue
+            try:
+                self.payloads.put(rel, prepared)
+            except OSError as exc:
+                raise OSError(
+                    exc.errno, f"{exc.strerror}: writing media of metric {name!r} to {rel}"
+                ) from exc
 
     def recover(self) -> None:
         """Rebuild from their files the metrics of an append() that was interrupted."""
@@ -315,10 +358,9 @@ class MetricWriter:
         point = _format.scan_points(last_line).points
         if point and point[0].step == m.index.max:
             return point[0].value
-        for p in _format.scan_points(m.path.read_bytes()).points:  # written out of order
-            if p.step == m.index.max:
-                return p.value
-        return None
+        data = m.path.read_bytes()  # written out of order: the first line holding the step wins
+        steps, values, _, _ = _format.scan_columns(data[: data.rfind(b"\n") + 1])
+        return next((v for s, v in zip(steps, values) if s == m.index.max), None)
 
     # -- the index cache -----------------------------------------------------------
 

@@ -9,7 +9,9 @@ The tree::
     ├── RunExistsError            init(id=...) of a run that exists, without resume
     ├── InvalidValueError         also a ValueError: bad metric name, value, step,
     │                             define_metric argument or init argument
-    └── CorruptRunError           a run folder whose run.json cannot be read
+    ├── CorruptRunError           a run folder whose run.json cannot be read
+    └── MissingExtraError         also an ImportError: a media type needs an optional
+                                  package (pip install 'swanlog[media]')
 
     SwanlogWarning                a UserWarning: a value discarded by first-write-wins,
                                   a run finished for you by a second init()
@@ -21,6 +23,7 @@ __all__ = [
     "CorruptRunError",
     "Error",
     "InvalidValueError",
+    "MissingExtraError",
     "NotInitializedError",
     "RunExistsError",
     "RunLockedError",
@@ -55,6 +58,10 @@ class InvalidValueError(Error, ValueError):
 
 class CorruptRunError(Error):
     """A run folder exists but its ``run.json`` is missing or unreadable."""
+
+
+class MissingExtraError(Error, ImportError):
+    """An optional package a feature needs is not installed; the message names the extra."""
 
 
 class SwanlogWarning(UserWarning):

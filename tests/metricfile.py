@@ -35,6 +35,8 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
         if isinstance(value, str):
             assert value in _NONFINITE, raw
             obj["value"] = _NONFINITE[value]
+        elif isinstance(value, dict):  # a media description (DESIGN.md "Media")
+            assert isinstance(value.get("_type"), str), raw
         else:
             assert type(value) in (int, float), raw
         out.append(obj)

@@ -22,8 +22,12 @@ _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 def snapshot(run_dir: Path) -> dict[str, bytes]:
-    """Every file of a run folder and its bytes."""
-    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()}
+    """Every file of a run folder and its bytes, but env.json (its writer completes it in the background)."""
+    return {
+        str(p.relative_to(run_dir)): p.read_bytes()
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file() and p.name != "env.json"
+    }
 
 
 def python(text: str, *args: object, tmp_path: Path) -> subprocess.CompletedProcess[str]:

@@ -308,11 +308,13 @@ def test_nested_and_flat_spelling_are_the_same_metric(logdir: Path) -> None:
 BAD_VALUES = [
     pytest.param("abc", id="text"),
     pytest.param(None, id="none"),
-    pytest.param([1, 2], id="list"),
+    pytest.param(["a", "b"], id="list-of-strings"),
+    pytest.param([[1, 2], [3]], id="ragged-list"),
     pytest.param({"a": set()}, id="nested-set"),
     pytest.param(1j, id="complex"),
     pytest.param(object(), id="object"),
-    pytest.param(np.array([1.0, 2.0]), id="numpy-array-shape-2"),
+    pytest.param(np.array(["x", "y"]), id="numpy-array-of-strings"),
+    pytest.param(np.array([object()]), id="numpy-object-array"),
     pytest.param(10**400, id="int-too-large-for-a-float"),
 ]
 

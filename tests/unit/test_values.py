@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from swanlog_core import InvalidValueError
-from swanlog_core._values import flatten, to_number, to_step
+from swanlog_core._values import flatten, to_number, to_step, to_value
+from swanlog_core.media._base import Prepared
 
 
 class FakeTensor:
@@ -73,8 +74,42 @@ def _same(a: Any, b: Any) -> bool:
 @pytest.mark.parametrize(("value", "expected"), ACCEPTED)
 def test_accepted_value_becomes_a_plain_number(value: Any, expected: Any) -> None:
     """Every supported value type becomes a plain int or float, bools 0/1, big ints floats."""
-    got = to_number("m", value)
+    got = to_value("m", value)
     assert _same(got, expected), (got, expected)
+    assert _same(to_number("m", value), expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "values"),
+    [
+        pytest.param([1, 2, 2.5], [1, 2, 2.5], id="list"),
+        pytest.param((3,), [3], id="tuple"),
+        pytest.param([True, False, True], [1, 0, 1], id="list-of-bools"),
+        pytest.param(np.array([1.0, 2.0]), [1.0, 2.0], id="numpy-array-2"),
+        pytest.param(np.arange(6).reshape(2, 3), list(range(6)), id="numpy-array-2x3-flattened"),
+        pytest.param(np.array([1, 2], dtype=np.uint8), [1, 2], id="numpy-uint8-array"),
+    ],
+)
+def test_sequence_or_array_of_numbers_becomes_a_histogram(value: Any, values: list[float]) -> None:
+    """A list, tuple or array of numbers is logged as a histogram of its values (numpy.histogram, 64 bins)."""
+    got = to_value("w", value)
+    assert isinstance(got, Prepared) and got.kind == "histogram" and got.payload is None
+    counts, edges = np.histogram(np.asarray(values, dtype=float), bins=64)
+    assert got.fields == {"bins": edges.tolist(), "counts": counts.tolist()}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param([1, 2], id="list"),
+        pytest.param(np.array([1.0, 2.0]), id="numpy-array"),
+        pytest.param(FakeTensor1d(), id="fake-torch-1d"),
+    ],
+)
+def test_to_number_still_refuses_sequences(value: Any) -> None:
+    """The scalar conversion alone refuses sequences; only to_value turns them into histograms."""
+    with pytest.raises(InvalidValueError, match="'m'"):
+        to_number("m", value)
 
 
 TOO_LARGE = r"(?i)too large|overflow|out of range"
@@ -83,29 +118,37 @@ REFUSED = [
     pytest.param("abc", "not a number", id="text"),
     pytest.param("", "not a number", id="empty-string"),
     pytest.param(None, "NoneType", id="none"),
-    pytest.param([1, 2], "list", id="list"),
-    pytest.param((1,), "tuple", id="tuple"),
     pytest.param({1, 2}, "set", id="set"),
     pytest.param(b"1.0", "bytes", id="bytes"),
     pytest.param(1 + 2j, "complex", id="complex"),
     pytest.param(object(), "object", id="object"),
-    pytest.param(np.array([1.0, 2.0]), r"shape \(2,\)", id="numpy-array-2"),
-    pytest.param(np.zeros((2, 3)), r"shape \(2, 3\)", id="numpy-array-2x3"),
     pytest.param(np.array(1 + 1j), "complex", id="numpy-0d-complex"),
     pytest.param(np.complex64(1), "complex", id="numpy-complex-scalar"),
     pytest.param(np.datetime64("2026-01-01"), "date", id="numpy-datetime"),
     pytest.param(FakeTensor("x"), "str", id="fake-torch-0d-non-number"),
-    pytest.param(FakeTensor1d(), r"shape \(3,\)", id="fake-torch-1d"),
+    pytest.param(FakeTensor1d(), r"shape \(3,\)", id="fake-torch-1d-without-data"),
     pytest.param(10**400, TOO_LARGE, id="int-too-large-for-a-float"),
     pytest.param(Fraction(10**400, 3), TOO_LARGE, id="fraction-too-large-for-a-float"),
+    # sequences and arrays are histograms, but only of real numbers
+    pytest.param(["a", "b"], "not an array of real numbers", id="list-of-strings"),
+    pytest.param([1, None], "not an array of real numbers", id="list-with-none"),
+    pytest.param([[1, 2], [3]], "cannot be read as an array", id="ragged-list"),
+    pytest.param([], "empty", id="empty-list"),
+    pytest.param((), "empty", id="empty-tuple"),
+    pytest.param([1 + 2j], "not an array of real numbers", id="list-of-complex"),
+    pytest.param(np.array(["a", "b"]), "not an array of real numbers", id="numpy-array-of-strings"),
+    pytest.param(np.array([object(), 1]), "not an array of real numbers", id="numpy-object-array"),
+    pytest.param(np.zeros((0, 3)), "empty", id="numpy-empty-array"),
+    pytest.param(np.array(["2026-01-01"], dtype="datetime64[D]"), "not an array", id="numpy-datetime-array"),
+    pytest.param([math.nan, math.inf], "all NaN or infinite", id="list-of-only-non-finite"),
 ]
 
 
 @pytest.mark.parametrize(("value", "reason"), REFUSED)
 def test_refused_value_is_a_value_error_naming_key_and_reason(value: Any, reason: str) -> None:
-    """A value that is not a real scalar is a ValueError that names the metric and says why."""
+    """A value neither a real scalar nor a sequence of real numbers is a ValueError naming metric and why."""
     with pytest.raises(ValueError, match=reason) as info:
-        to_number("train/loss", value)
+        to_value("train/loss", value)
     assert isinstance(info.value, InvalidValueError)
     assert "'train/loss'" in str(info.value)
 
