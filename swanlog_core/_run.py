@@ -13,10 +13,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator, Mapping, MutableMapping
 
-from . import _current, _format
+from . import _console, _current, _env, _format
 from ._names import name_to_path, path_to_name
 from ._summary import SUMMARY_MODES, Summary, make_reducer
-from ._values import flatten, to_number, to_step
+from ._values import flatten, to_step, to_value
 from ._writer import MetricWriter, RunLock
 from .errors import (
     CorruptRunError,
@@ -161,6 +161,8 @@ class Run:
         if not disabled:
             self.summary.on_change = self._save_summary
         self._run_lock: RunLock | None = None
+        self._env: _env.EnvRecorder | None = None  # env.json, completed in the background
+        self._console: _console.ConsoleTee | None = None  # console.log tee of fds 1 and 2
 
     # -- identity ------------------------------------------------------------------
 
@@ -264,7 +266,7 @@ class Run:
         flat = flatten(data)
         for name, value in flat.items():  # validate now, so the error names the right call
             name_to_path(name)
-            flat[name] = to_number(name, value)
+            flat[name] = to_value(name, value)  # media are encoded now: errors name this call
         if self._staged and None not in (step, self._staged_step) and step != self._staged_step:
             self._write_staged(stacklevel + 1)  # another step commits what was staged first (W&B)
         self._staged.update(flat)
@@ -411,7 +413,14 @@ class Run:
                 _current.clear(self)
                 return
             first_error: BaseException | None = None
-            steps = (lambda: self._write_staged(4), self._writer.close, self._flush, self._write_final_meta)
+            steps = (
+                lambda: self._write_staged(4),
+                self._writer.close,
+                self._flush,
+                self._write_final_meta,
+                self._finish_env,
+                self._stop_console,  # last: what the steps above print is in console.log
+            )
             for step in steps:
                 try:
                     step()
@@ -422,6 +431,14 @@ class Run:
             _current.clear(self)
             if first_error is not None:
                 raise first_error
+
+    def _finish_env(self) -> None:
+        if self._env is not None:
+            self._env.finish(time.time() - self._started)
+
+    def _stop_console(self) -> None:
+        if self._console is not None:
+            self._console.stop()
 
     def _write_final_meta(self) -> None:
         now = time.time()
@@ -479,18 +496,20 @@ def start_run(
     resume: Any,
     tags: Any,
     notes: str | None,
+    *,
+    env: Any = True,
+    console: bool = True,
 ) -> Run:
     """Create or resume a run; the body of ``swanlog.init()``."""
     if mode not in _MODES:
         raise InvalidValueError(f"mode={mode!r}: expected 'offline', 'online' or 'disabled'")
-    if mode == "online":
-        raise InvalidValueError(
-            "mode='online' needs the sync process, which this version does not have yet; "
-            "use mode='offline' (files only)"
-        )
+    online = _online_settings() if mode == "online" else None  # before any folder exists
     if id is not None and (not isinstance(id, str) or not _ID_RE.match(id)):
         raise InvalidValueError(f"id={id!r}: must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'")
     how = _resume_mode(resume)
+    env_parts = _env.parse_env_option(env)
+    if not isinstance(console, bool):
+        raise InvalidValueError(f"console={console!r}: expected True or False")
     if tags is None:
         tags = []
     elif isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
@@ -578,10 +597,73 @@ def start_run(
             _format.atomic_write_json(run_dir / _format.SUMMARY_JSON, {})
             _format.atomic_write_json(run_dir / _format.METRICS_JSON, {})
         _format.atomic_write_json(run_dir / _format.RUN_JSON, meta)
+        if env_parts:
+            run._env = _env.EnvRecorder(run_dir / _env.ENV_JSON, env_parts, now)
+            run._env.start()  # quick parts now; git, GPUs, packages from a thread
+        if console:
+            run._console = _console.start_console(run_dir / _console.CONSOLE_LOG)
     except BaseException:
         lock.release()
         raise
+    if online is not None:
+        _start_sync_process(run_dir, *online)
     return run
+
+
+_SERVER_ENV = "SWANLOG_SERVER"
+_KEY_ENV = "SWANLOG_API_KEY"
+SYNC_LOG = "sync/online.log"  # the online sync process's output, under the run folder
+
+
+def _online_settings() -> tuple[str, str]:
+    """The server URL and API key of mode="online", read from the environment once, at init."""
+    server = os.environ.get(_SERVER_ENV, "").strip()
+    if not server:
+        raise InvalidValueError(
+            f"mode='online' needs the server's URL in the environment variable {_SERVER_ENV} "
+            "(e.g. http://127.0.0.1:5092); or log with mode='offline' and run swanlog sync later"
+        )
+    if not server.startswith(("http://", "https://")):
+        raise InvalidValueError(f"{_SERVER_ENV}={server!r}: expected http://HOST:PORT or https://...")
+    key = os.environ.get(_KEY_ENV, "").strip()
+    if not key:
+        raise InvalidValueError(
+            f"mode='online' needs an API key in the environment variable {_KEY_ENV} "
+            "(swanlog server key create --project P prints one)"
+        )
+    return server, key
+
+
+def _start_sync_process(run_dir: Path, server: str, key: str) -> None:
+    """Start ``swanlog sync RUN_DIR --watch --until-finished`` beside the script.
+
+    In its own session (a Ctrl-C meant for the script does not reach it), with no fd of
+    ours but its log file (it must never hold the run lock: a copy of that fd would keep
+    the lock alive after the script dies). It pushes while the script runs and, once
+    the run is final or its lock is free (the script ended, crashed or was SIGKILLed),
+    pushes the rest, sends the final status and exits. posix_spawn rather than
+    subprocess: no Popen object whose finalizer would warn about a child still running.
+    """
+    import sys
+
+    log_path = run_dir / SYNC_LOG
+    argv = [sys.executable, "-m", "swanlog_cli.main", "sync", str(run_dir), "--watch", "--until-finished"]
+    env = {**os.environ, _SERVER_ENV: server, _KEY_ENV: key}
+    try:
+        log_path.parent.mkdir(exist_ok=True)
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, str(log_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ]
+        os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
+    except OSError as exc:
+        warnings.warn(
+            f"mode='online': could not start the sync process ({exc}); the run is written to "
+            f"{run_dir} only: push it with `swanlog sync {run_dir}`",
+            SwanlogWarning,
+            stacklevel=4,
+        )
 
 
 def _read_optional(path: Path) -> dict[str, Any]:

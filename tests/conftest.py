@@ -24,6 +24,15 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_console_capture_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process tests do not tee fds 1 and 2 (pytest captures them there); console capture is
+    tested in child processes (tests/e2e/test_console.py). A test may set it back to True."""
+    from swanlog_core import _console
+
+    monkeypatch.setattr(_console, "CAPTURE", False)
+
+
+@pytest.fixture(autouse=True)
 def _reset_current_run() -> object:
     yield
     from swanlog_core import _current
@@ -79,5 +88,5 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
             stream.close()
 
 
-# swanlog server fixtures (db_url over SQLite and PostgreSQL, pg_url, server): see tests/serverproc.py
-from tests.serverproc import db_url, pg_url, server  # noqa: E402, F401
+# swanlog server fixtures (db_url, pg_url, server, shared_server): see tests/serverproc.py
+from tests.serverproc import db_url, pg_url, server, shared_server  # noqa: E402, F401

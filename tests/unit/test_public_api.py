@@ -13,16 +13,24 @@ import swanlog_core
 from tests.support import PYTHON, python_env
 
 PUBLIC = {
+    "Audio",
     "Config",
     "CorruptRunError",
     "Error",
+    "Histogram",
+    "Html",
+    "Image",
     "InvalidValueError",
+    "MissingExtraError",
     "NotInitializedError",
     "Run",
     "RunExistsError",
     "RunLockedError",
     "RunNotFoundError",
     "SwanlogWarning",
+    "Table",
+    "Text",
+    "Video",
     "__version__",
     "define_metric",
     "finish",
@@ -32,7 +40,7 @@ PUBLIC = {
 }
 
 # Heavy or optional dependencies the write path must not load (DESIGN.md, STYLE.md).
-FORBIDDEN = ["httpx", "watchdog", "starlette", "uvicorn", "click", "numpy", "torch"]
+FORBIDDEN = ["httpx", "watchdog", "starlette", "uvicorn", "click", "numpy", "torch", "PIL", "pandas"]
 # Our own modules outside the write path.
 FORBIDDEN_OWN = ["swanlog_core.reader", "swanlog_core.sync", "swanlog_core.server", "swanlog_cli"]
 
@@ -91,7 +99,11 @@ def test_warning_is_a_user_warning() -> None:
     assert not issubclass(swanlog_core.SwanlogWarning, swanlog_core.Error)
 
 
-@pytest.mark.parametrize("name", ["init", "log", "define_metric", "finish", "Run", "Config", "Error"])
+@pytest.mark.parametrize(
+    "name",
+    ["init", "log", "define_metric", "finish", "Run", "Config", "Error"]
+    + ["Image", "Audio", "Video", "Text", "Html", "Histogram", "Table"],
+)
 def test_public_callables_have_docstrings(name: str) -> None:
     """Each public function and class says what it does in its docstring."""
     doc = getattr(swanlog_core, name).__doc__
@@ -120,7 +132,7 @@ def _heavy(loaded: list[str]) -> list[str]:
 
 
 def test_import_loads_no_heavy_dependency() -> None:
-    """``import swanlog_core`` loads none of httpx, watchdog, starlette, uvicorn, click, numpy, torch."""
+    """``import swanlog_core`` loads none of httpx, watchdog, starlette, uvicorn, click, numpy, torch, PIL."""
     loaded = _loaded_modules("import swanlog_core")
     assert "swanlog_core" in loaded
     assert _heavy(loaded) == []
