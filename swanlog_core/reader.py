@@ -21,10 +21,8 @@ after it are still read.
 from __future__ import annotations
 
 import datetime as _dt
-import gc
 import os
 import time
-from contextlib import contextmanager
 from functools import cached_property
 from itertools import repeat
 from pathlib import Path
@@ -39,6 +37,7 @@ from ._format import (
     RUN_JSON,
     SUMMARY_JSON,
     Point,
+    gc_paused,
     iter_metric_files,
     lock_is_free,
     parse_iso,
@@ -99,7 +98,7 @@ class History:
     def points(self) -> list[Point]:
         """The points as ``Point(step, value, ts)`` tuples, in file order."""
         if self._points is None:
-            with _gc_paused():
+            with gc_paused():
                 self._points = list(self)
         return self._points
 
@@ -118,19 +117,6 @@ class History:
 # -- parsing ------------------------------------------------------------------------
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Building a million tuples triggers hundreds of collections that find nothing (these
-    # objects hold no cycles) and double the time; pause the collector meanwhile.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def parse_points(data: bytes) -> History:
     """Parse a metric file's bytes, skipping (and counting) corrupt lines and a torn tail.
 
@@ -145,7 +131,7 @@ def parse_points(data: bytes) -> History:
         bytes after the last newline.
     """
     end = data.rfind(b"\n") + 1
-    with _gc_paused():  # the line-by-line path builds a dict and a tuple per point
+    with gc_paused():  # the line-by-line path builds a dict and a tuple per point
         return History(*scan_columns(data if end == len(data) else data[:end]), len(data) - end)
 
 

@@ -13,15 +13,14 @@ number, else NULL, and ``extra`` holds the non-finite spelling or the media JSON
 
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 import orjson
 
+from .._format import gc_paused
 from .errors import ApiError, BadRequestError, PayloadTooLargeError
 
 __all__ = ["Batch", "MAX_STEP", "decode_value", "parse_batch", "validate_metric_name"]
@@ -137,20 +136,6 @@ def _encode_values(values: Sequence[Any]) -> tuple[list[Any], list[str | None]] 
     return numbers, extras
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # A batch is up to 100,000 fresh dicts: with the cyclic GC on, its young-generation
-    # passes over them cost as much as the JSON parse itself. They hold no cycles, so
-    # reference counting frees them; the GC is switched back on right after.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def parse_batch(body: bytes, max_records: int, max_name_bytes: int) -> Batch:
     """Parse and check a records body; raises 400 naming the first bad line, 413 past a limit.
 
@@ -163,7 +148,7 @@ def parse_batch(body: bytes, max_records: int, max_name_bytes: int) -> Batch:
     count = body.count(b"\n") + 1
     if count > max_records:
         raise PayloadTooLargeError(f"the batch has {count} records, over the limit of {max_records}")
-    with _gc_paused():
+    with gc_paused():
         batch = _columns(body, count, max_name_bytes)
     if batch is None:
         raise _find_bad_line(body.split(b"\n"), max_name_bytes)
