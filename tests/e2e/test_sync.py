@@ -381,3 +381,46 @@ def test_online_mode_keeps_the_training_process_light(server: ServerProcess, log
         wait_until(
             lambda: c.get(f"/api/v1/runs/{run_dir.name.rsplit('-', 1)[1]}").json().get("status") == "finished"
         )
+
+
+MEDIA = """
+import sys
+import numpy as np
+import swanlog_core as swanlog
+run = swanlog.init(project="proj", logdir=sys.argv[1])
+print(run.id, flush=True)
+pixels = (np.arange(8 * 6 * 3) % 256).astype(np.uint8).reshape(8, 6, 3)
+swanlog.log({"samples": swanlog.Image(pixels, caption="first"), "weights": [0.5, 1.5, 1.5, 2.5]})
+print("console line from the script", flush=True)
+swanlog.finish()
+"""
+
+
+def test_an_image_a_histogram_and_the_console_reach_the_server(
+    server: ServerProcess, logdir: Path, tmp_path: Path
+) -> None:
+    """An image's payload, a histogram and console.log are on the server after a sync, byte for byte."""
+    script = tmp_path / "media.py"
+    script.write_text(MEDIA)
+    out = subprocess.run(
+        [PYTHON, str(script), str(logdir)], env=python_env(), capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    run_id = out.stdout.split()[0]
+    run_dir = metricfile.the_run_dir(logdir, run_id)
+    key = server.create_key("proj")
+    result = sync(server, key, str(logdir))
+    assert result.returncode == 0, result.stdout + result.stderr
+    with server.client(key) as c:
+        (image,) = [json.loads(raw) for raw in (run_dir / "metrics/samples.jsonl").read_bytes().splitlines()]
+        (got,) = c.get(f"/api/v1/runs/{run_id}/metrics/samples").json()["points"]
+        assert got["value"] == image["value"] and image["value"]["_type"] == "image"
+        payload = c.get(f"/api/v1/runs/{run_id}/files/{image['value']['path']}")
+        assert payload.status_code == 200
+        assert payload.content == (run_dir / image["value"]["path"]).read_bytes()
+        (hist,) = c.get(f"/api/v1/runs/{run_id}/metrics/weights").json()["points"]
+        assert hist["value"]["_type"] == "histogram" and sum(hist["value"]["counts"]) == 4
+        console = c.get(f"/api/v1/runs/{run_id}/files/console.log")
+        assert console.status_code == 200
+        assert b"console line from the script" in console.content
+        assert console.content == (run_dir / "console.log").read_bytes()
