@@ -181,7 +181,8 @@ def scratch_dir(base: str | None, prefix: str) -> Iterator[Path]:
 
 def child_env() -> dict[str, str]:
     """The environment for a fresh child process: this checkout first on PYTHONPATH."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWANLOG_")}
+    # SWANLOG_TEST_PG_URL stays: the ingest and sync benchmarks measure PostgreSQL with it
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWANLOG_") or k == "SWANLOG_TEST_PG_URL"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p])
     return env
 

@@ -1,11 +1,12 @@
 """Run every benchmark, each in its own process, and print one table of the results.
 
-    python benchmarks/run_all.py [--quick] [--only log,read,resume,memory] [--markdown]
+    python benchmarks/run_all.py [--quick] [--only log,read,resume,memory,init,ingest,sync] [--markdown]
 
 Each script prints its own details as it goes; the table at the end has, per figure,
 the median over the repetitions, the baseline measured in the same run, their ratio,
 the target and whether it is met. --markdown prints the table as docs/benchmarks.md
-shows it. A full run takes about five minutes on 2 cores; --quick about half a minute.
+shows it. A full run takes about 15 minutes on 2 cores; --quick a minute or two. The ingest
+and sync scripts measure PostgreSQL too when SWANLOG_TEST_PG_URL is set.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ SCRIPTS = {
     "read": "bench_read.py",
     "resume": "bench_resume.py",
     "memory": "bench_memory.py",
+    "init": "bench_init.py",
+    "ingest": "bench_ingest.py",
+    "sync": "bench_sync.py",
 }
 
 

@@ -131,9 +131,12 @@ class Client:
         )
         return bool(orjson.loads(resp.content).get("created"))
 
-    def post_records(self, run_id: str, ndjson: bytes) -> Ack:
-        """Send NDJSON records of run ``run_id`` gzipped; the server's counts."""
-        body = gzip_bytes(ndjson)
+    def post_records(self, run_id: str, ndjson: bytes, gzipped: bytes | None = None) -> Ack:
+        """Send NDJSON records of run ``run_id`` gzipped; the server's counts.
+
+        ``gzipped``: ``ndjson`` already compressed (by the thread that prepared it).
+        """
+        body = gzip_bytes(ndjson) if gzipped is None else gzipped
         headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
         resp = self._request("POST", f"/runs/{run_id}/records", body, headers, f"run {run_id}")
         doc = orjson.loads(resp.content)

@@ -32,7 +32,7 @@ from .._format import METRICS_DIR, RUN_JSON, iter_metric_files, parse_run_dir_na
 from .._names import path_to_name
 from ..errors import CorruptRunError
 from ..reader import RunView
-from .client import Client
+from .client import Client, gzip_bytes
 from .errors import ServerRejectedError, SyncInterrupted
 from .offsets import HEAD_BYTES, Cursor, OffsetStore
 from .scan import metric_prefix, read_chunk, to_records
@@ -291,13 +291,16 @@ class RunSync:
         """Send a batch from the sender thread while this one reads and converts the next.
 
         One batch in flight at most, acknowledged in order: an offset never passes a
-        batch the server has not acknowledged.
+        batch the server has not acknowledged. The batch is compressed here, before
+        waiting, so that compressing overlaps the server's work on the batch in flight.
         """
+        body = b"".join(bodies)
+        gzipped = gzip_bytes(body) if count else b""
         self._wait()
         if self.sender is None:
-            self._send(pieces, bodies, count)
+            self._send(pieces, body, gzipped, count)
         else:
-            self._inflight = self.sender.submit(self._send, pieces, bodies, count)
+            self._inflight = self.sender.submit(self._send, pieces, body, gzipped, count)
 
     def _wait(self) -> None:
         """Wait for the batch in flight; its error (a refusal, giving up) is raised here."""
@@ -305,11 +308,10 @@ class RunSync:
         if inflight is not None:
             inflight.result()
 
-    def _send(self, pieces: list[_Piece], bodies: list[bytes], count: int) -> None:
+    def _send(self, pieces: list[_Piece], body: bytes, gzipped: bytes, count: int) -> None:
         if count:
-            body = b"".join(bodies)
             try:
-                ack = self.client.post_records(self.id, body)
+                ack = self.client.post_records(self.id, body, gzipped)
             except ServerRejectedError as exc:
                 if exc.status != 404:
                     raise
@@ -318,7 +320,7 @@ class RunSync:
                 self.state.run_doc = ""
                 self._doc_signature = ()
                 self._put_run(RunView(self.dir))
-                ack = self.client.post_records(self.id, body)
+                ack = self.client.post_records(self.id, body, gzipped)
             t = self.totals
             t.accepted += ack.accepted
             t.duplicates += ack.duplicates
