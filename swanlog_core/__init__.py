@@ -10,10 +10,10 @@ swanlog.finish()
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import importlib
+from typing import TYPE_CHECKING, Any, Mapping
 
 from . import _current
-from ._run import Config, Run, start_run
 from .errors import (
     CorruptRunError,
     Error,
@@ -25,7 +25,18 @@ from .errors import (
     RunNotFoundError,
     SwanlogWarning,
 )
-from .media import Audio, Histogram, Html, Image, Table, Text, Video
+
+if TYPE_CHECKING:
+    from ._run import Config, Run
+    from .media import Audio, Histogram, Html, Image, Table, Text, Video
+
+# The training API is loaded on first use, so that `import swanlog_core` (which every
+# `swanlog` command does, for its errors and version) stays cheap.
+_LAZY = {
+    "Config": "._run",
+    "Run": "._run",
+    **dict.fromkeys(("Audio", "Histogram", "Html", "Image", "Table", "Text", "Video"), ".media"),
+}
 
 __version__ = "0.1.0"
 
@@ -77,7 +88,9 @@ def init(
         name: display name; default: the run id.
         config: a dict (or argparse Namespace, or dataclass) saved to config.json.
         logdir: where run folders go; default: ``$SWANLOG_DIR``, else ``./swanlog``.
-        mode: "offline" (files only) or "disabled" (every call a no-op).
+        mode: "offline" (files only), "online" (files, and a sync process beside the
+            script pushing them to $SWANLOG_SERVER with $SWANLOG_API_KEY) or
+            "disabled" (every call a no-op).
         id: 1-64 characters of [A-Za-z0-9_-]; default: 8 random [a-z0-9].
         resume: None/"never": an existing id is an error; "allow"/True: continue it if
             it exists; "must": it has to exist.
@@ -97,6 +110,8 @@ def init(
         InvalidValueError: a bad argument. RunExistsError, RunNotFoundError: see resume.
         RunLockedError: another process is writing that run.
     """
+    from ._run import start_run
+
     run = start_run(project, name, config, logdir, mode, id, resume, tags, notes, env=env, console=console)
     _current.set_current(run)
     return run
@@ -131,4 +146,9 @@ def finish(exit_code: int = 0) -> None:
 def __getattr__(name: str) -> Any:
     if name == "run":  # swanlog.run: the current run or None, like wandb.run
         return _current._run
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module, __name__), name)
+        globals()[name] = value  # looked up once
+        return value
     raise AttributeError(f"module 'swanlog_core' has no attribute {name!r}")
