@@ -7,6 +7,10 @@
         httpx.get(srv.url + "/api/v1/health")
         srv.kill(); srv.restart()               # same database, same port
 
+``start_logdir_server(logdir)`` starts the read-only app over a logdir instead (what
+``swanlog watch`` serves, through ``serve_logdir``): the same :class:`ServerProcess`
+methods, no database and no keys.
+
 Fixtures (registered for every test through tests/conftest.py):
 
 - ``db_url``: parametrized over ``sqlite`` (a file in tmp_path) and ``postgresql`` (a fresh
@@ -47,11 +51,12 @@ __all__ = [
     "run_cli",
     "server",
     "shared_server",
+    "start_logdir_server",
     "start_server",
 ]
 
 PG_ENV = "SWANLOG_TEST_PG_URL"
-_LISTENING = re.compile(r"swanlog server listening on (http://\S+):(\d+)")
+_LISTENING = re.compile(r"swanlog (?:server|watch) listening on (http://\S+):(\d+)")
 START_TIMEOUT = 30.0
 
 
@@ -80,8 +85,11 @@ def _plain_http() -> ssl.SSLContext:
 class ServerProcess:
     """One ``swanlog server`` child process on 127.0.0.1; its output goes to ``log_path``."""
 
-    def __init__(self, db_url: str, port: int = 0, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, db_url: str, port: int = 0, extra_args: tuple[str, ...] = (), logdir: Path | None = None
+    ) -> None:
         self.db_url = db_url
+        self.logdir = logdir  # set: serve this logdir read-only (serve_logdir), not a database
         self.port = port
         self.extra_args = extra_args
         self.url = ""
@@ -109,10 +117,14 @@ class ServerProcess:
         """Start the server process without waiting (see ``wait_listening``)."""
         assert self.proc is None or self.proc.poll() is not None, "server already running"
         self._start_at = self.log_path.stat().st_size
+        if self.logdir is None:
+            argv = [PYTHON, "-m", "swanlog_cli.main", "server", "--db", self.db_url]
+            argv += ["--host", "127.0.0.1", "--port", str(self.port), *self.extra_args]
+        else:
+            argv = [PYTHON, "-c", _SERVE_LOGDIR, str(self.logdir), str(self.port), *self.extra_args]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [PYTHON, "-m", "swanlog_cli.main", "server", "--db", self.db_url]
-                + ["--host", "127.0.0.1", "--port", str(self.port), *self.extra_args],
+                argv,
                 env=python_env(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -192,6 +204,19 @@ class ServerProcess:
 def start_server(db_url: str, *, port: int = 0, extra_args: tuple[str, ...] = ()) -> ServerProcess:
     """Start ``swanlog server --db DB_URL --host 127.0.0.1 --port PORT``; returns once it listens."""
     return ServerProcess(db_url, port, extra_args).start()
+
+
+# The CLI has no `swanlog watch` yet: the child calls serve_logdir as the command will.
+_SERVE_LOGDIR = """
+import sys
+from swanlog_core.server.serve import serve_logdir
+serve_logdir(sys.argv[1], "127.0.0.1", int(sys.argv[2]))
+"""
+
+
+def start_logdir_server(logdir: Path, *, port: int = 0) -> ServerProcess:
+    """Start the read-only app over ``logdir`` on 127.0.0.1 (``serve_logdir``); returns once it listens."""
+    return ServerProcess("", port, logdir=logdir).start()
 
 
 # -- PostgreSQL: one fresh database per test ------------------------------------------------

@@ -5,12 +5,16 @@ its project (404, 403), the Content-Encoding (415), the body's size (413), the b
 itself (400, 413); only then does it touch the database. Every error is answered as
 JSON ``{"error": message}`` by the handlers at the bottom, the one place where an
 exception becomes a status code. Database calls block, so they run in worker threads.
+
+With ``Settings(auth=False)`` the same read handlers run over a ``ReadStore`` with no key
+asked, the write endpoints are not routed, and any other method is a 405 saying the
+server is read-only: that is ``swanlog watch`` over a logdir (``logdir.LogdirStore``).
 """
 
 from __future__ import annotations
 
 import mimetypes
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import orjson
 from starlette.applications import Starlette
@@ -27,7 +31,7 @@ from .openapi import openapi_document
 from .records import MAX_STEP, decode_value, parse_batch
 from .runs import check_file_path, check_run_id, run_document, run_fields
 from .settings import Settings
-from .store import KeyRecord, Store
+from .store import KeyRecord, ReadStore, Store
 
 __all__ = ["create_app"]
 
@@ -49,16 +53,24 @@ def _int_query(request: Request, name: str, default: int, low: int, high: int) -
     return value
 
 
-def create_app(settings: Settings, store: Store) -> Starlette:
-    """The swanlog server's ASGI app over ``store``, with the request limits of ``settings``."""
+def create_app(settings: Settings, store: ReadStore) -> Starlette:
+    """The swanlog server's ASGI app over ``store``, with the request limits of ``settings``.
 
-    def key_for_run(authorization: str | None, run_id: str) -> KeyRecord:
+    ``store`` must be a full ``Store`` unless ``settings.auth`` is False: then the app is
+    read-only and asks no key.
+    """
+    keyed = settings.auth
+    # Only the keyed app reaches the key and write methods (the read-only one routes none).
+    full = cast(Store, store)
+
+    def key_for_run(authorization: str | None, run_id: str) -> KeyRecord | None:
         """Authenticate, then check the run exists and the key has its project (one worker hop)."""
-        key = auth.authenticate(store, authorization)
+        key = auth.authenticate(full, authorization) if keyed else None
         project = store.run_project(run_id)
         if project is None:
             raise NotFoundError(f"run {run_id} does not exist")
-        auth.check_project(key, project, f"run {run_id}")
+        if key is not None:
+            auth.check_project(key, project, f"run {run_id}")
         return key
 
     async def body_of(request: Request, limit: int, what: str) -> tuple[bytes, bool]:
@@ -79,11 +91,11 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         return _json({"status": "ok"})
 
     async def openapi(request: Request) -> Response:
-        return _json(openapi_document())
+        return _json(openapi_document(read_only=not keyed))
 
     async def put_run(request: Request) -> Response:
         run_id = check_run_id(request.path_params["run_id"])
-        key = await run_in_threadpool(auth.authenticate, store, request.headers.get("authorization"))
+        key = await run_in_threadpool(auth.authenticate, full, request.headers.get("authorization"))
         limit = settings.max_run_json_bytes
         raw, gz = await body_of(request, limit, f"the JSON of run {run_id}")
 
@@ -94,12 +106,12 @@ def create_app(settings: Settings, store: Store) -> Starlette:
             except orjson.JSONDecodeError as exc:
                 raise BadRequestError(f"the JSON of run {run_id} is not valid JSON: {exc}") from None
             fields = run_fields(body, settings)
-            existing = store.run_project(run_id)
+            existing = full.run_project(run_id)
             if existing is not None:
                 auth.check_project(key, existing, f"run {run_id}")
             elif "project" in fields:
                 auth.check_project(key, fields["project"], f"run {run_id}")
-            return {"id": run_id, "created": store.put_run(run_id, fields)}
+            return {"id": run_id, "created": full.put_run(run_id, fields)}
 
         return _json(await run_in_threadpool(work))
 
@@ -112,7 +124,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         def work() -> dict[str, int]:
             body = inflate(raw, gz, settings.max_body_bytes, what)
             batch = parse_batch(body, settings.max_records, settings.max_metric_name_bytes)
-            accepted = store.insert_points(run_id, batch)
+            accepted = full.insert_points(run_id, batch)
             return {"accepted": accepted, "duplicates": len(batch) - accepted}
 
         return _json(await run_in_threadpool(work))
@@ -126,7 +138,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
 
         def work() -> dict[str, Any]:
             data = inflate(raw, gz, settings.max_file_bytes, what)
-            store.put_file(run_id, path, data)
+            full.put_file(run_id, path, data)
             return {"path": path, "size": len(data)}
 
         return _json(await run_in_threadpool(work))
@@ -150,10 +162,14 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         project = request.query_params.get("project")
 
         def work() -> dict[str, Any]:
-            key = auth.authenticate(store, request.headers.get("authorization"))
-            if project is not None:
-                auth.check_project(key, project, "run list")
-            runs = store.list_runs([project] if project is not None else key.projects)
+            projects: tuple[str, ...] | None = None if project is None else (project,)
+            if keyed:
+                key = auth.authenticate(full, request.headers.get("authorization"))
+                if project is not None:
+                    auth.check_project(key, project, "run list")
+                else:
+                    projects = key.projects
+            runs = store.list_runs(projects)
             return {"runs": [run_document(r) for r in runs]}
 
         return _json(await run_in_threadpool(work))
@@ -205,6 +221,9 @@ def create_app(settings: Settings, store: Store) -> Starlette:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
+        if not keyed and request.method not in ("GET", "HEAD") and exc.status_code in (404, 405):
+            message = f"{request.method} is not allowed: this server is read-only (it serves a logdir)"
+            return _json({"error": message}, 405, {"Allow": "GET"})
         if exc.status_code == 404:
             message = f"no endpoint at {request.url.path}; see /openapi.json"
         elif exc.status_code == 405:
@@ -221,14 +240,17 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         Route("/openapi.json", openapi, methods=["GET"]),
         Route(f"{v1}/health", health, methods=["GET"]),
         Route(f"{v1}/runs", list_runs, methods=["GET"]),
-        Route(f"{v1}/runs/{{run_id}}", put_run, methods=["PUT"]),
         Route(f"{v1}/runs/{{run_id}}", get_run, methods=["GET"]),
-        Route(f"{v1}/runs/{{run_id}}/records", post_records, methods=["POST"]),
-        Route(f"{v1}/runs/{{run_id}}/files/{{path:path}}", put_file, methods=["PUT"]),
         Route(f"{v1}/runs/{{run_id}}/files/{{path:path}}", get_file, methods=["GET"]),
         Route(f"{v1}/runs/{{run_id}}/metrics", metric_names, methods=["GET"]),
         Route(f"{v1}/runs/{{run_id}}/metrics/{{name:path}}", metric_points, methods=["GET"]),
     ]
+    if keyed:
+        routes += [
+            Route(f"{v1}/runs/{{run_id}}", put_run, methods=["PUT"]),
+            Route(f"{v1}/runs/{{run_id}}/records", post_records, methods=["POST"]),
+            Route(f"{v1}/runs/{{run_id}}/files/{{path:path}}", put_file, methods=["PUT"]),
+        ]
     handlers: dict[Any, Callable[..., Any]] = {
         ApiError: api_error,
         HTTPException: http_error,

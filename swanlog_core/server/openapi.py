@@ -1,6 +1,8 @@
 """The OpenAPI 3 document of API v1, written out by hand and served at ``/openapi.json``.
 
-A test checks that every route of the app appears here with its methods.
+A test checks that every route of the app appears here with its methods, for the keyed
+server and for the read-only app (``swanlog watch``), whose document has no write
+operations and asks no key.
 """
 
 from __future__ import annotations
@@ -142,8 +144,12 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of every endpoint the server answers."""
+def openapi_document(read_only: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every endpoint the server answers.
+
+    Args:
+        read_only: describe the read-only app without keys (``Settings(auth=False)``).
+    """
     path_param = {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}
     name_param = {
         "name": "name",
@@ -343,14 +349,16 @@ def openapi_document() -> dict[str, Any]:
             }
         },
     }
+    description = "API v1 of swanlog, the local-first experiment logger. See docs/http-api.md."
+    security: list[dict[str, Any]] = [{"bearer": []}]
+    if read_only:
+        paths = _read_only(paths)
+        description += " Read-only: the runs of a logdir, answered from its files; no key."
+        security = []
     return {
         "openapi": "3.1.0",
-        "info": {
-            "title": "swanlog server",
-            "version": "1",
-            "description": "API v1 of swanlog, the local-first experiment logger. See docs/http-api.md.",
-        },
-        "security": [{"bearer": []}],
+        "info": {"title": "swanlog server", "version": "1", "description": description},
+        "security": security,
         "paths": paths,
         "components": {
             "schemas": _SCHEMAS,
@@ -359,3 +367,20 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+
+
+def _read_only(paths: dict[str, Any]) -> dict[str, Any]:
+    """``paths`` without write operations, and without the answers about keys (401, 403)."""
+    out: dict[str, Any] = {}
+    for path, item in paths.items():
+        kept = {}
+        for method, operation in item.items():
+            if method != "get":
+                continue
+            responses = {c: r for c, r in operation["responses"].items() if c not in ("401", "403")}
+            if path.startswith("/api/v1/runs"):
+                responses["409"] = _error("the run id names two run folders of the logdir")
+            kept[method] = {**operation, "responses": responses}
+        if kept:
+            out[path] = kept
+    return out

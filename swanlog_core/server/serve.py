@@ -3,19 +3,26 @@
 Binding first lets ``--port 0`` pick a free port and lets the caller announce the real
 address only once uvicorn accepts connections on it. SIGTERM and SIGINT shut down
 gracefully (uvicorn's handlers): requests in flight finish, then the process exits.
+
+``serve_logdir`` is ``swanlog watch``: the read endpoints over a logdir, with no key.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import signal
 import socket
+import sys
 from typing import Any, Callable
 
 import uvicorn
 
 from ..errors import Error
 
-__all__ = ["serve"]
+__all__ = ["bind", "is_loopback", "serve", "serve_logdir"]
+
+WATCH_PORT = 5093
 
 
 class _Server(uvicorn.Server):
@@ -70,3 +77,68 @@ def serve(app: Any, sock: socket.socket, on_listening: Callable[[], None]) -> No
     signal.signal(signal.SIGTERM, _exit_cleanly)
     config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, server_header=False)
     _Server(config, on_listening).run(sockets=[sock])
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address ``host`` resolves to is a loopback one (127.0.0.0/8, ::1)."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+
+
+def serve_logdir(
+    logdir: str | os.PathLike[str],
+    host: str = "127.0.0.1",
+    port: int = WATCH_PORT,
+    *,
+    allow_remote: bool = False,
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Serve API v1's read endpoints over ``logdir``, with no key, until SIGTERM or SIGINT.
+
+    Anyone who can reach the address reads every run of the logdir: there is no key.
+    So the default is loopback only, and another address needs ``allow_remote=True``
+    (a warning goes to stderr then).
+
+    Args:
+        logdir: the logdir whose runs are served (it may not exist yet).
+        host: the address to listen on.
+        port: the port; 0 picks a free one.
+        allow_remote: allow a ``host`` that is not a loopback address.
+        on_listening: called with the URL once connections are accepted; by default
+            ``swanlog watch listening on URL`` is printed on stdout.
+
+    Raises:
+        swanlog_core.errors.Error: a non-loopback host without ``allow_remote``, a logdir
+            that is not a folder, or an address that cannot be bound.
+        SystemExit: (code 0) after a SIGTERM.
+    """
+    from .app import create_app
+    from .logdir import LogdirStore
+    from .settings import Settings
+
+    if not is_loopback(host):
+        if not allow_remote:
+            raise Error(
+                f"{host} is not a loopback address: swanlog watch asks no key, so anyone who can reach "
+                "it reads every run; allow it explicitly (allow_remote=True) to listen there"
+            )
+        print(
+            f"warning: serving {logdir} on {host} with no key: anyone who can reach it reads every run",
+            file=sys.stderr,
+            flush=True,
+        )
+    store = LogdirStore(logdir)
+    try:
+        sock = bind(host, port)
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{shown}:{sock.getsockname()[1]}"
+        announce = on_listening or (lambda u: print(f"swanlog watch listening on {u}", flush=True))
+        try:
+            serve(create_app(Settings(auth=False), store), sock, lambda: announce(url))
+        finally:
+            sock.close()
+    finally:
+        store.close()

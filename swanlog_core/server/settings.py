@@ -1,4 +1,4 @@
-"""Server settings: the request limits, with their defaults."""
+"""Server settings: whether keys are asked, and the request limits, with their defaults."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ MiB = 1 << 20
 @dataclass(frozen=True)
 class Settings:
     """What ``create_app`` needs besides a store; every field has a sensible default."""
+
+    # False: a read-only app that asks no key and routes only the read endpoints
+    # (``swanlog watch`` over a logdir). There is no app that writes without keys.
+    auth: bool = True
 
     max_body_bytes: int = 64 * MiB  # a records body, after decompression
     max_records: int = 100_000  # lines in one records batch

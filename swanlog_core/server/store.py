@@ -4,6 +4,9 @@
 ``--db`` URL; nothing downstream knows which it got. Every method is blocking: the app
 calls them from worker threads, never on the event loop. A store keeps no state that
 another server process on the same database would need: all of it is in the database.
+
+``ReadStore`` is the read half, all that a read-only app needs: ``logdir.LogdirStore``
+(``swanlog watch``) implements only it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ __all__ = [
     "KeyRecord",
     "LIST_FIELDS",
     "RUN_FIELDS",
+    "ReadStore",
     "Store",
     "default_db_url",
     "open_store",
@@ -56,11 +60,38 @@ class KeyRecord:
     revoked: str | None
 
 
-class Store(Protocol):
-    """What the server needs from a database. Run ids are unique across the whole server."""
+class ReadStore(Protocol):
+    """What a read-only app needs: runs, metrics and files. Run ids are unique across the store."""
 
     def close(self) -> None:
-        """Close every connection."""
+        """Release what the store holds (connections, caches)."""
+
+    def run_project(self, run_id: str) -> str | None:
+        """The project of a run, or None when the run does not exist."""
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        """Every column of a run (documents still as JSON text), or None."""
+
+    def list_runs(self, projects: Iterable[str] | None) -> list[dict[str, Any]]:
+        """The list columns of every run in ``projects``, newest created first.
+
+        ``projects`` is None only in an app without keys (``Settings(auth=False)``): every run.
+        """
+
+    def metric_names(self, run_id: str) -> list[str]:
+        """The run's metric names, sorted."""
+
+    def metric_points(
+        self, run_id: str, name: str, after_step: int, limit: int
+    ) -> list[tuple[int, Any, str | None, float]] | None:
+        """Up to ``limit`` (step, value, extra, ts) rows after ``after_step``; None for no such metric."""
+
+    def get_file(self, run_id: str, path: str) -> bytes | None:
+        """A file's bytes, or None."""
+
+
+class Store(ReadStore, Protocol):
+    """What the server needs from a database: the read half, keys and writes."""
 
     def add_key(self, key: KeyRecord) -> None:
         """Store a new key."""
@@ -74,9 +105,6 @@ class Store(Protocol):
     def revoke_key(self, key_id: str, when: str) -> bool:
         """Mark a key revoked at ``when``; False when there is no such key."""
 
-    def run_project(self, run_id: str) -> str | None:
-        """The project of a run, or None when the run does not exist."""
-
     def put_run(self, run_id: str, fields: dict[str, Any]) -> bool:
         """Create or update a run with already-encoded column values; True if it was created.
 
@@ -85,12 +113,6 @@ class Store(Protocol):
             ConflictError: the run exists in another project.
         """
 
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
-        """Every column of a run (documents still as JSON text), or None."""
-
-    def list_runs(self, projects: Iterable[str]) -> list[dict[str, Any]]:
-        """The list columns of every run in ``projects``, newest created first."""
-
     def insert_points(self, run_id: str, batch: Batch) -> int:
         """Insert a batch in one transaction, keeping existing points; returns how many were new.
 
@@ -98,19 +120,8 @@ class Store(Protocol):
             NotFoundError: the run does not exist.
         """
 
-    def metric_names(self, run_id: str) -> list[str]:
-        """The run's metric names, sorted."""
-
-    def metric_points(
-        self, run_id: str, name: str, after_step: int, limit: int
-    ) -> list[tuple[int, Any, str | None, float]] | None:
-        """Up to ``limit`` (step, value, extra, ts) rows after ``after_step``; None for no such metric."""
-
     def put_file(self, run_id: str, path: str, data: bytes) -> None:
         """Store (or replace) one file of a run."""
-
-    def get_file(self, run_id: str, path: str) -> bytes | None:
-        """A file's bytes, or None."""
 
 
 def default_db_url() -> str:
