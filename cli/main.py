@@ -29,6 +29,7 @@ LAZY_COMMANDS = {
     "verify": "runs:verify_command",
     "server": "server:server",
     "sync": "sync:sync_command",
+    "watch": "watch:watch_command",
 }
 
 
@@ -74,7 +75,10 @@ class SwanlogGroup(click.Group):
 @click.group(cls=SwanlogGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="swanlog", message="%(prog)s %(version)s")
 def cli() -> None:
-    """swanlog: local-first experiment logging. Look at the runs in a logdir."""
+    """swanlog: local-first experiment logging. Look at the runs in a logdir.
+
+    See them in a browser with `swanlog watch` (a logdir) or `swanlog server` (synced runs).
+    """
 
 
 def main() -> None:

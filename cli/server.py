@@ -28,6 +28,11 @@ def _db_option(required: bool = False) -> click.Option:
     return click.option("--db", "db_url", default=None, metavar="URL", required=required, help=DB_HELP)
 
 
+def _announce(url: str) -> None:
+    click.echo(f"swanlog server listening on {url}")
+    click.echo(f"dashboard: open {url}/ in a browser (it asks for an API key)")
+
+
 class _ServerGroup(click.Group):
     """``swanlog server`` runs the server; ``swanlog server key ...`` is its one subgroup."""
 
@@ -40,10 +45,12 @@ class _ServerGroup(click.Group):
 )
 @click.pass_context
 def server(ctx: click.Context, db_url: str | None, host: str, port: int) -> None:
-    """Run the swanlog server: HTTP API v1 (see /openapi.json) over SQLite or PostgreSQL.
+    """Run the swanlog server: the dashboard and HTTP API v1 over SQLite or PostgreSQL.
 
     Prints "swanlog server listening on http://HOST:PORT" once it accepts connections;
-    SIGTERM or Ctrl-C stops it after the requests in flight.
+    open that URL in a browser for the dashboard (it asks for an API key, see
+    `swanlog server key create`). The API is described at /openapi.json. SIGTERM or
+    Ctrl-C stops it after the requests in flight.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -56,11 +63,7 @@ def server(ctx: click.Context, db_url: str | None, host: str, port: int) -> None
         shown = f"[{host}]" if ":" in host else host
         address = f"http://{shown}:{sock.getsockname()[1]}"
         try:
-            serve(
-                create_app(Settings(), store),
-                sock,
-                lambda: click.echo(f"swanlog server listening on {address}"),
-            )
+            serve(create_app(Settings(), store), sock, lambda: _announce(address))
         finally:
             sock.close()
     finally:

@@ -7,9 +7,8 @@
         httpx.get(srv.url + "/api/v1/health")
         srv.kill(); srv.restart()               # same database, same port
 
-``start_logdir_server(logdir)`` starts the read-only app over a logdir instead (what
-``swanlog watch`` serves, through ``serve_logdir``): the same :class:`ServerProcess`
-methods, no database and no keys.
+``start_logdir_server(logdir)`` starts ``swanlog watch LOGDIR`` instead (the read-only
+app over a logdir): the same :class:`ServerProcess` methods, no database and no keys.
 
 Fixtures (registered for every test through tests/conftest.py):
 
@@ -83,13 +82,13 @@ def _plain_http() -> ssl.SSLContext:
 
 
 class ServerProcess:
-    """One ``swanlog server`` child process on 127.0.0.1; its output goes to ``log_path``."""
+    """A ``swanlog server`` or ``swanlog watch`` child process on 127.0.0.1, logging to ``log_path``."""
 
     def __init__(
         self, db_url: str, port: int = 0, extra_args: tuple[str, ...] = (), logdir: Path | None = None
     ) -> None:
         self.db_url = db_url
-        self.logdir = logdir  # set: serve this logdir read-only (serve_logdir), not a database
+        self.logdir = logdir  # set: `swanlog watch` this logdir (read-only), not a database
         self.port = port
         self.extra_args = extra_args
         self.url = ""
@@ -121,7 +120,8 @@ class ServerProcess:
             argv = [PYTHON, "-m", "swanlog_cli.main", "server", "--db", self.db_url]
             argv += ["--host", "127.0.0.1", "--port", str(self.port), *self.extra_args]
         else:
-            argv = [PYTHON, "-c", _SERVE_LOGDIR, str(self.logdir), str(self.port), *self.extra_args]
+            argv = [PYTHON, "-m", "swanlog_cli.main", "watch", str(self.logdir)]
+            argv += ["--host", "127.0.0.1", "--port", str(self.port), *self.extra_args]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 argv,
@@ -206,17 +206,9 @@ def start_server(db_url: str, *, port: int = 0, extra_args: tuple[str, ...] = ()
     return ServerProcess(db_url, port, extra_args).start()
 
 
-# The CLI has no `swanlog watch` yet: the child calls serve_logdir as the command will.
-_SERVE_LOGDIR = """
-import sys
-from swanlog_core.server.serve import serve_logdir
-serve_logdir(sys.argv[1], "127.0.0.1", int(sys.argv[2]))
-"""
-
-
-def start_logdir_server(logdir: Path, *, port: int = 0) -> ServerProcess:
-    """Start the read-only app over ``logdir`` on 127.0.0.1 (``serve_logdir``); returns once it listens."""
-    return ServerProcess("", port, logdir=logdir).start()
+def start_logdir_server(logdir: Path, *, port: int = 0, extra_args: tuple[str, ...] = ()) -> ServerProcess:
+    """Start ``swanlog watch LOGDIR --host 127.0.0.1 --port PORT``; returns once it listens."""
+    return ServerProcess("", port, extra_args, logdir=logdir).start()
 
 
 # -- PostgreSQL: one fresh database per test ------------------------------------------------

@@ -6,6 +6,10 @@ itself (400, 413); only then does it touch the database. Every error is answered
 JSON ``{"error": message}`` by the handlers at the bottom, the one place where an
 exception becomes a status code. Database calls block, so they run in worker threads.
 
+The dashboard (``dashboard.py``: ``/`` and ``/static/{name}``) is served by both apps and
+asks no key; the page asks the user for one. A run's files are served with
+``Content-Security-Policy: sandbox`` so that logged HTML never runs as this origin.
+
 With ``Settings(auth=False)`` the same read handlers run over a ``ReadStore`` with no key
 asked, the write endpoints are not routed, and any other method is a 405 saying the
 server is read-only: that is ``swanlog watch`` over a logdir (``logdir.LogdirStore``).
@@ -24,7 +28,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import auth
+from . import auth, downsample
+from .dashboard import dashboard_routes
 from .errors import ApiError, BadRequestError, NotFoundError, UnauthorizedError
 from .limits import gunzip, is_gzip, read_body
 from .openapi import openapi_document
@@ -34,6 +39,11 @@ from .settings import Settings
 from .store import KeyRecord, ReadStore, Store
 
 __all__ = ["create_app"]
+
+
+# A logged file (an Html media, console.log) is the user's content, not ours: opened as a
+# page it must not run as this origin (where it could read the API with the page's key).
+FILE_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
 
 
 def _json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -156,7 +166,7 @@ def create_app(settings: Settings, store: ReadStore) -> Starlette:
 
         data = await run_in_threadpool(work)
         media_type = "text/plain" if path == "console.log" else mimetypes.guess_type(path)[0]
-        return Response(data, media_type=media_type or "application/octet-stream")
+        return Response(data, headers=FILE_HEADERS, media_type=media_type or "application/octet-stream")
 
     async def list_runs(request: Request) -> Response:
         project = request.query_params.get("project")
@@ -200,14 +210,26 @@ def create_app(settings: Settings, store: ReadStore) -> Starlette:
         name = request.path_params["name"]
         after = _int_query(request, "after_step", -1, -1, MAX_STEP)
         limit = _int_query(request, "limit", settings.default_points, 1, settings.max_points)
+        # With max_points: every point after after_step, downsampled for a chart (limit unused).
+        most = _int_query(request, "max_points", 0, downsample.MIN_POINTS, downsample.MAX_POINTS)
 
         def work() -> dict[str, Any]:
             key_for_run(request.headers.get("authorization"), run_id)
-            # No stored name holds a NUL (PostgreSQL text cannot), so none can match.
-            rows = None if "\x00" in name else store.metric_points(run_id, name, after, limit)
-            if rows is None:
-                raise NotFoundError(f"run {run_id} has no metric {name!r}")
+            missing = NotFoundError(f"run {run_id} has no metric {name!r}")
+            if "\x00" in name:  # no stored name holds a NUL (PostgreSQL text cannot)
+                raise missing
+            if most:
+                found = store.downsample_points(run_id, name, after, most)
+                if found is None:
+                    raise missing
+                total, rows = found
+            else:
+                rows = store.metric_points(run_id, name, after, limit)
+                if rows is None:
+                    raise missing
             points = [{"step": s, "value": decode_value(v, e), "ts": t} for s, v, e, t in rows]
+            if most:
+                return {"metric": name, "points": points, "total": total, "downsampled": total > most}
             return {"metric": name, "points": points}
 
         return _json(await run_in_threadpool(work))
@@ -237,6 +259,7 @@ def create_app(settings: Settings, store: ReadStore) -> Starlette:
 
     v1 = "/api/v1"
     routes = [
+        *dashboard_routes(),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route(f"{v1}/health", health, methods=["GET"]),
         Route(f"{v1}/runs", list_runs, methods=["GET"]),

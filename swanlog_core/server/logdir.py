@@ -38,6 +38,7 @@ from .._format import METRICS_DIR, RUN_JSON, iter_metric_files, parse_run_dir_na
 from .._names import name_to_path, path_to_name
 from ..errors import CorruptRunError, Error, InvalidValueError
 from ..reader import RunView, parse_points
+from .downsample import pick
 from .errors import ConflictError, NotFoundError
 from .store import LIST_FIELDS
 
@@ -306,6 +307,15 @@ class LogdirStore:
             row["env"] = orjson.dumps(env).decode() if isinstance(env, dict) else None
         return row
 
+    def _metric_path(self, run_id: str, name: str) -> Path | None:
+        run_dir = self._run_dir(run_id)
+        if run_dir is None:
+            return None
+        try:
+            return run_dir / METRICS_DIR / name_to_path(name)
+        except InvalidValueError:
+            return None  # no file can hold that name
+
     # -- ReadStore ------------------------------------------------------------------------
 
     def run_project(self, run_id: str) -> str | None:
@@ -371,13 +381,9 @@ class LogdirStore:
 
         Values come as the API spells them ("NaN", media objects), with ``extra`` None.
         """
-        run_dir = self._run_dir(run_id)
-        if run_dir is None:
+        path = self._metric_path(run_id, name)
+        if path is None:
             return None
-        try:
-            path = run_dir / METRICS_DIR / name_to_path(name)
-        except InvalidValueError:
-            return None  # no file can hold that name
         entry = self._cache.entry(path)
         with entry.lock:
             if not entry.refresh(path, self.nul_grace):
@@ -388,6 +394,27 @@ class LogdirStore:
             rows = list(zip(steps[i:j], values[i:j], repeat(None), ts[i:j]))
         self._cache.trim()
         return rows
+
+    def downsample_points(
+        self, run_id: str, name: str, after_step: int, max_points: int
+    ) -> tuple[int, list[tuple[int, Any, str | None, float]]] | None:
+        """How many points follow ``after_step``, and the rows ``downsample.pick`` keeps, by step.
+
+        ``pick`` runs on the cached value column itself; only the kept points become rows.
+        """
+        path = self._metric_path(run_id, name)
+        if path is None:
+            return None
+        entry = self._cache.entry(path)
+        with entry.lock:
+            if not entry.refresh(path, self.nul_grace):
+                return None
+            steps, values, ts = entry.by_step()
+            i = bisect_right(steps, after_step)
+            kept = [i + k for k in pick(values[i:] if i else values, max_points)]
+            rows = [(steps[k], values[k], None, ts[k]) for k in kept]
+        self._cache.trim()
+        return len(steps) - i, rows
 
     def get_file(self, run_id: str, path: str) -> bytes | None:
         """A file of the run folder (``path`` is checked by the app); None if absent or outside it."""

@@ -160,6 +160,31 @@ def openapi_document(read_only: bool = False) -> dict[str, Any]:
     }
     run_ref = {"$ref": _REF + "Run"}
     paths: dict[str, Any] = {
+        "/": {
+            "get": {
+                "summary": "The dashboard page (no key needed; the page asks for one)",
+                "security": [],
+                "responses": {
+                    **_ok("the page", {"type": "string"}, "text/html"),
+                    "304": {"description": "the client's copy (If-None-Match) is current"},
+                    "404": _error("the page is missing from this install"),
+                },
+            }
+        },
+        "/static/{name}": {
+            "get": {
+                "summary": "A file of the dashboard, or plotly.min.js from the installed plotly package",
+                "security": [],
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    **_ok("the file", {"type": "string", "format": "binary"}, "application/octet-stream"),
+                    "304": {"description": "the client's copy (If-None-Match) is current"},
+                    "404": _error("no such file (for plotly.min.js: plotly is not installed)"),
+                },
+            }
+        },
         "/openapi.json": {
             "get": {
                 "summary": "This document",
@@ -327,7 +352,17 @@ def openapi_document(read_only: bool = False) -> dict[str, Any]:
                         "name": "limit",
                         "in": "query",
                         "required": False,
+                        "description": "points per page; not used with max_points",
                         "schema": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 10000},
+                    },
+                    {
+                        "name": "max_points",
+                        "in": "query",
+                        "required": False,
+                        "description": "downsample for a chart: every point after after_step is considered"
+                        " and about this many are kept (each bucket's extremes, non-finite values and"
+                        " media, and the last point); the answer adds total and downsampled",
+                        "schema": {"type": "integer", "minimum": 2, "maximum": 20000},
                     },
                 ],
                 "responses": _responses(
@@ -335,9 +370,18 @@ def openapi_document(read_only: bool = False) -> dict[str, Any]:
                         "points",
                         {
                             "type": "object",
+                            "required": ["metric", "points"],
                             "properties": {
                                 "metric": {"type": "string"},
                                 "points": {"type": "array", "items": {"$ref": _REF + "Point"}},
+                                "total": {
+                                    "type": "integer",
+                                    "description": "with max_points: how many points follow after_step",
+                                },
+                                "downsampled": {
+                                    "type": "boolean",
+                                    "description": "with max_points: true when total is over max_points",
+                                },
                             },
                         },
                     ),

@@ -4,7 +4,8 @@ Binding first lets ``--port 0`` pick a free port and lets the caller announce th
 address only once uvicorn accepts connections on it. SIGTERM and SIGINT shut down
 gracefully (uvicorn's handlers): requests in flight finish, then the process exits.
 
-``serve_logdir`` is ``swanlog watch``: the read endpoints over a logdir, with no key.
+``serve_logdir`` is ``swanlog watch`` (cli/watch.py): the dashboard and the read endpoints
+over a logdir, with no key.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def serve_logdir(
     allow_remote: bool = False,
     on_listening: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve API v1's read endpoints over ``logdir``, with no key, until SIGTERM or SIGINT.
+    """Serve the dashboard and API v1's read endpoints over ``logdir``, with no key, until SIGTERM or SIGINT.
 
     Anyone who can reach the address reads every run of the logdir: there is no key.
     So the default is loopback only, and another address needs ``allow_remote=True``
@@ -123,7 +124,8 @@ def serve_logdir(
         if not allow_remote:
             raise Error(
                 f"{host} is not a loopback address: swanlog watch asks no key, so anyone who can reach "
-                "it reads every run; allow it explicitly (allow_remote=True) to listen there"
+                "it reads every run; allow it explicitly (--allow-remote; in Python, allow_remote=True)"
+                " to listen there"
             )
         print(
             f"warning: serving {logdir} on {host} with no key: anyone who can reach it reads every run",

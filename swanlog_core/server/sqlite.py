@@ -18,6 +18,7 @@ import orjson
 
 from ..errors import Error
 from . import migrations
+from .downsample import pick
 from .errors import BadRequestError, ConflictError, NotFoundError
 from .pool import Pool
 from .records import Batch
@@ -28,6 +29,9 @@ __all__ = ["SQLiteStore"]
 BUSY_TIMEOUT_S = 30.0
 POOL_SIZE = 8
 _INSERT_POINTS = "INSERT OR IGNORE INTO points (mid, step, value, extra, ts) VALUES (?, ?, ?, ?, ?)"
+_POINTS = "SELECT step, value, extra, ts FROM points WHERE mid = ? AND step > ? ORDER BY step LIMIT ?"
+_POINTS_AT = "SELECT step, value, extra, ts FROM points WHERE mid = ? AND step IN"
+_STEPS_PER_QUERY = 900  # bound parameters per statement: old SQLite builds allow 999
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -47,6 +51,18 @@ def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    # One read transaction: its statements see one state of the database (WAL), whatever
+    # a writer commits meanwhile.
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
 
 
 def _key(row: tuple[Any, ...]) -> KeyRecord:
@@ -148,15 +164,15 @@ class SQLiteStore:
             row = conn.execute(f"SELECT {', '.join(RUN_FIELDS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else dict(zip(RUN_FIELDS, row))
 
-    def list_runs(self, projects: Iterable[str]) -> list[dict[str, Any]]:
-        """The list columns of every run in ``projects``."""
-        wanted = list(projects)
-        if not wanted:
-            return []
-        sql = (
-            f"SELECT {', '.join(LIST_FIELDS)} FROM runs WHERE project IN ({', '.join('?' * len(wanted))})"
-            " ORDER BY created DESC, id"
-        )
+    def list_runs(self, projects: Iterable[str] | None) -> list[dict[str, Any]]:
+        """The list columns of every run in ``projects`` (None: every run), newest created first."""
+        where, wanted = "", []
+        if projects is not None:
+            wanted = list(projects)
+            if not wanted:
+                return []
+            where = f" WHERE project IN ({', '.join('?' * len(wanted))})"
+        sql = f"SELECT {', '.join(LIST_FIELDS)} FROM runs{where} ORDER BY created DESC, id"
         with self._pool.connection() as conn:
             return [dict(zip(LIST_FIELDS, r)) for r in conn.execute(sql, wanted)]
 
@@ -193,16 +209,47 @@ class SQLiteStore:
     ) -> list[tuple[int, Any, str | None, float]] | None:
         """Up to ``limit`` points after ``after_step``, by step; None for no such metric."""
         with self._pool.connection() as conn:
-            row = conn.execute(
-                "SELECT m.mid FROM metrics m JOIN runs r ON r.rid = m.rid WHERE r.id = ? AND m.name = ?",
-                (run_id, name),
-            ).fetchone()
-            if row is None:
+            mid = self._mid(conn, run_id, name)
+            if mid is None:
                 return None
-            return conn.execute(
-                "SELECT step, value, extra, ts FROM points WHERE mid = ? AND step > ? ORDER BY step LIMIT ?",
-                (row[0], after_step, limit),
+            return conn.execute(_POINTS, (mid, after_step, limit)).fetchall()
+
+    def downsample_points(
+        self, run_id: str, name: str, after_step: int, max_points: int
+    ) -> tuple[int, list[tuple[int, Any, str | None, float]]] | None:
+        """How many points follow ``after_step``, and the rows ``downsample.pick`` keeps, by step.
+
+        Python pays per column and row it fetches, so every point gives only its step and
+        one value (the number, else the extra: a non-finite spelling or the media JSON,
+        which ``pick`` tells apart); full rows are read for the kept steps alone.
+        """
+        with self._pool.connection() as conn, _snapshot(conn):
+            mid = self._mid(conn, run_id, name)
+            if mid is None:
+                return None
+            cells = conn.execute(
+                "SELECT step, COALESCE(value, extra) FROM points WHERE mid = ? AND step > ? ORDER BY step",
+                (mid, after_step),
             ).fetchall()
+            total = len(cells)
+            if total <= max_points:
+                rows = conn.execute(_POINTS, (mid, after_step, max_points)).fetchall()
+                return total, rows
+            kept = [cells[i][0] for i in pick([c[1] for c in cells], max_points)]
+            rows = []
+            for start in range(0, len(kept), _STEPS_PER_QUERY):
+                chunk = kept[start : start + _STEPS_PER_QUERY]
+                sql = f"{_POINTS_AT} ({', '.join('?' * len(chunk))}) ORDER BY step"
+                rows += conn.execute(sql, (mid, *chunk)).fetchall()
+            return total, rows
+
+    @staticmethod
+    def _mid(conn: sqlite3.Connection, run_id: str, name: str) -> int | None:
+        row = conn.execute(
+            "SELECT m.mid FROM metrics m JOIN runs r ON r.rid = m.rid WHERE r.id = ? AND m.name = ?",
+            (run_id, name),
+        ).fetchone()
+        return None if row is None else row[0]
 
     # -- files ------------------------------------------------------------------------------
 

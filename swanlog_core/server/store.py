@@ -73,9 +73,10 @@ class ReadStore(Protocol):
         """Every column of a run (documents still as JSON text), or None."""
 
     def list_runs(self, projects: Iterable[str] | None) -> list[dict[str, Any]]:
-        """The list columns of every run in ``projects``, newest created first.
+        """The list columns of every run in ``projects`` (None: every run), newest created first.
 
-        ``projects`` is None only in an app without keys (``Settings(auth=False)``): every run.
+        The keyed app always names the key's projects; None comes from an app without keys
+        (``Settings(auth=False)``).
         """
 
     def metric_names(self, run_id: str) -> list[str]:
@@ -85,6 +86,18 @@ class ReadStore(Protocol):
         self, run_id: str, name: str, after_step: int, limit: int
     ) -> list[tuple[int, Any, str | None, float]] | None:
         """Up to ``limit`` (step, value, extra, ts) rows after ``after_step``; None for no such metric."""
+
+    def downsample_points(
+        self, run_id: str, name: str, after_step: int, max_points: int
+    ) -> tuple[int, list[tuple[int, Any, str | None, float]]] | None:
+        """Every point after ``after_step``, reduced by ``downsample.pick``; None for no such metric.
+
+        Returns:
+            How many points there are after ``after_step``, and the (step, value, extra, ts)
+            rows that ``downsample.pick(values, max_points)`` keeps, by step (all of them
+            when there are at most ``max_points``). A store reads only the columns the
+            choice needs for every point, then the full rows of the points it keeps.
+        """
 
     def get_file(self, run_id: str, path: str) -> bytes | None:
         """A file's bytes, or None."""

@@ -75,6 +75,9 @@ def everything(c: httpx.Client) -> dict[str, Any]:
             "page": {
                 n: c.get(metric_url(rid, n), params={"after_step": 2, "limit": 3}).json() for n in names
             },
+            "chart": {
+                n: c.get(metric_url(rid, n), params={"after_step": 1, "max_points": 40}).json() for n in names
+            },
             "console": (r.status_code, r.content),
         }
     return out
@@ -83,7 +86,7 @@ def everything(c: httpx.Client) -> dict[str, Any]:
 def test_watch_answers_what_a_database_server_answers_after_sync(
     watch: ServerProcess, server: ServerProcess, logdir: Path
 ) -> None:
-    """After `swanlog sync`, the database server and the logdir app answer every read alike."""
+    """After `swanlog sync`, the database server and the logdir app answer every read alike (charts too)."""
     run_id = train(logdir, 300)
     names = {"..": line(0, 1.0), "a b?c#d%e": line(0, 2.0), "训练/损失": line(0, 3.0) + line(1, 4.0)}
     hostile = {name_to_path(n)[: -len(".jsonl")]: data for n, data in names.items()}
@@ -106,6 +109,8 @@ def test_watch_answers_what_a_database_server_answers_after_sync(
         "-Infinity",
     ]
     assert got[run_id]["console"][0] == 200 and got[run_id]["run"]["config"] == {"lr": 0.01}
+    chart = got[run_id]["chart"]["odd name %?#"]
+    assert chart["total"] == 298 and chart["downsampled"] and chart["points"][-1]["step"] == 299
     assert got == expected
 
 

@@ -78,6 +78,15 @@ def test_first_write_wins_in_the_store(store: Store) -> None:
     assert store.metric_points("r1", "c", -1, 10) is None
 
 
+def test_list_runs_of_none_is_every_run(store: Store) -> None:
+    """list_runs(None) lists the runs of every project (as ReadStore says), an empty list none."""
+    store.put_run("r1", {"project": "p", "created": "2026-01-01T00:00:00.000Z"})
+    store.put_run("r2", {"project": "q", "created": "2026-01-02T00:00:00.000Z"})
+    assert [r["id"] for r in store.list_runs(None)] == ["r2", "r1"]
+    assert [r["id"] for r in store.list_runs(["q"])] == ["r2"]
+    assert store.list_runs([]) == []
+
+
 def test_points_for_a_missing_run_are_refused(store: Store) -> None:
     """insert_points for a run that does not exist raises NotFoundError and creates nothing."""
     with pytest.raises(NotFoundError):
