@@ -50,6 +50,7 @@ def main() -> None:
             print(f"epoch {epoch}: val/loss {val_loss:.4f}  w={w:.3f} b={b:.3f}")
         run.summary["w"], run.summary["b"] = w, b
     print(f"\nwrote {run.dir}\n  try: swanlog show {run.id}    tail {run.dir}/metrics/val/loss.jsonl")
+    print("  charts: swanlog watch    (then open http://127.0.0.1:5093 in a browser)")
 
 
 if __name__ == "__main__":

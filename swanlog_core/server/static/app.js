@@ -16,6 +16,13 @@
   const NONFINITE = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
 
   const app = document.getElementById("app");
+  // Plotly (4.8 MB) loads on its own: runs, names and points are fetched meanwhile.
+  const plotlyReady = new Promise((resolve, reject) => {
+    if (window.Plotly) return resolve();
+    const tag = document.getElementById("plotly-js");
+    tag.addEventListener("load", () => resolve());
+    tag.addEventListener("error", () => reject(new Error("/static/plotly.min.js did not load (is plotly installed?)")));
+  });
   let view = null; // the current view; its stop() runs when the route changes
 
   // -- DOM ---------------------------------------------------------------------------------
@@ -460,6 +467,7 @@
         panel.visible = entry.isIntersecting;
         if (entry.isIntersecting && !panel.started) panel.start().catch((e) => panelFailed(panel, e));
         else if (entry.isIntersecting && panel.stale) panel.refresh().catch((e) => panelFailed(panel, e));
+        else if (entry.isIntersecting && panel.dirty) redraw(panel);
       }
     }, { rootMargin: "300px 0px" });
 
@@ -486,16 +494,18 @@
           const media = all.find((s) => s.media.length && !s.values.length);
           if (media) { replaceMetric(name, media.media[0].value._type); return; } // the summary did not say
           await loadStepMetrics(name);
+          await plotlyReady;
           panel.draw();
         },
         async refresh() {
           panel.stale = false;
           await Promise.all(st.runs.map((run) => fetchSeries(run, name, "update")));
           await loadStepMetrics(name);
+          await plotlyReady;
           panel.draw();
         },
         draw() {
-          if (st.stopped || !panel.started) return;
+          if (st.stopped || !panel.started || !window.Plotly) return;
           const traces = [];
           const counts = [], totals = [];
           let xTitle = "step";
@@ -569,9 +579,11 @@
         async refresh() {
           panel.stale = false;
           await Promise.all(st.runs.map((run) => fetchSeries(run, name, "loadAll")));
+          await plotlyReady;
           panel.draw();
         },
         draw() {
+          if (st.stopped || !window.Plotly) return;
           const steps = [...new Set(st.runs.flatMap((run) => seriesOf(run.id, name).media.map((p) => p.step)))].sort((a, b) => a - b);
           slider.max = Math.max(0, steps.length - 1);
           if (follow) slider.value = slider.max;
@@ -729,12 +741,20 @@
       }));
     }
 
+    // Controls redraw the charts in view now and the others when they scroll into view:
+    // with a hundred charts, redrawing all at once would freeze the page.
     function redrawAll() {
       for (const panel of st.panels.values()) {
         if (!panel.started) continue;
-        if (st.x === "step_metric") loadStepMetrics(panel.name).then(() => panel.draw()).catch(failed);
-        else panel.draw();
+        if (!panel.visible) { panel.dirty = true; continue; }
+        redraw(panel);
       }
+    }
+
+    function redraw(panel) {
+      panel.dirty = false;
+      if (st.x === "step_metric") loadStepMetrics(panel.name).then(() => panel.draw()).catch((e) => panelFailed(panel, e));
+      else panel.draw();
     }
 
     function applyFilter() {
