@@ -36,7 +36,7 @@ from .openapi import openapi_document
 from .records import MAX_STEP, decode_value, parse_batch
 from .runs import check_file_path, check_run_id, run_document, run_fields
 from .settings import Settings
-from .store import KeyRecord, ReadStore, Store
+from .store import DOC_FIELDS, KeyRecord, ReadStore, Store
 
 __all__ = ["create_app"]
 
@@ -61,6 +61,18 @@ def _int_query(request: Request, name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise BadRequestError(f"query parameter {name}={value} is not between {low} and {high}")
     return value
+
+
+def _documents_query(request: Request) -> tuple[str, ...]:
+    """The ``fields`` query of the run list: documents to add to each run (400 for another name)."""
+    raw = request.query_params.get("fields")
+    if not raw:
+        return ()
+    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    for name in names:
+        if name not in DOC_FIELDS:
+            raise BadRequestError(f"fields: {name!r} is not one of {', '.join(DOC_FIELDS)}")
+    return names
 
 
 def create_app(settings: Settings, store: ReadStore) -> Starlette:
@@ -170,6 +182,7 @@ def create_app(settings: Settings, store: ReadStore) -> Starlette:
 
     async def list_runs(request: Request) -> Response:
         project = request.query_params.get("project")
+        documents = _documents_query(request)
 
         def work() -> dict[str, Any]:
             projects: tuple[str, ...] | None = None if project is None else (project,)
@@ -179,7 +192,7 @@ def create_app(settings: Settings, store: ReadStore) -> Starlette:
                     auth.check_project(key, project, "run list")
                 else:
                     projects = key.projects
-            runs = store.list_runs(projects)
+            runs = store.list_runs(projects, documents)
             return {"runs": [run_document(r) for r in runs]}
 
         return _json(await run_in_threadpool(work))

@@ -40,7 +40,7 @@ from ..errors import CorruptRunError, Error, InvalidValueError
 from ..reader import RunView, parse_points
 from .downsample import pick
 from .errors import ConflictError, NotFoundError
-from .store import LIST_FIELDS
+from .store import DOC_FIELDS, LIST_FIELDS
 
 __all__ = ["LogdirStore"]
 
@@ -266,8 +266,8 @@ class LogdirStore:
             raise NotFoundError(f"run {run_id} ({run_dir.name}): run.json does not hold a JSON object")
         return meta
 
-    def _row(self, run_id: str, run_dir: Path, documents: bool) -> dict[str, Any]:
-        """A run's columns as a database holds them (tags and documents as JSON text)."""
+    def _row(self, run_id: str, run_dir: Path, documents: tuple[str, ...]) -> dict[str, Any]:
+        """A run's list columns and ``documents`` as a database holds them (all as JSON text)."""
         meta = self._meta(run_id, run_dir)
         try:
             view = RunView(run_dir)  # status and duration, computed now
@@ -289,22 +289,21 @@ class LogdirStore:
             "duration": round(float(view.duration), 3),
             "host": _text(meta.get("host")),
         }
-        if documents:
+        if documents == DOC_FIELDS:  # the whole run
             row["pid"] = meta.get("pid") if type(meta.get("pid")) is int else None
-            for field, attr in (
-                ("config", "config"),
-                ("summary", "summary"),
-                ("metrics", "metric_definitions"),
-            ):
+        attrs = {"config": "config", "summary": "summary", "metrics": "metric_definitions"}
+        for field in documents:
+            if field == "env":
                 try:
-                    row[field] = orjson.dumps(getattr(view, attr)).decode()
-                except CorruptRunError:
-                    row[field] = None  # served as {}, as a server that never got the file
+                    env = read_json(run_dir / "env.json")
+                except (OSError, orjson.JSONDecodeError):
+                    env = None
+                row["env"] = orjson.dumps(env).decode() if isinstance(env, dict) else None
+                continue
             try:
-                env = read_json(run_dir / "env.json")
-            except (OSError, orjson.JSONDecodeError):
-                env = None
-            row["env"] = orjson.dumps(env).decode() if isinstance(env, dict) else None
+                row[field] = orjson.dumps(getattr(view, attrs[field])).decode()
+            except CorruptRunError:
+                row[field] = None  # served as {}, as a server that never got the file
         return row
 
     def _metric_path(self, run_id: str, name: str) -> Path | None:
@@ -333,10 +332,12 @@ class LogdirStore:
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         """Every column of a run, status and duration as of now; None when no folder holds the id."""
         run_dir = self._run_dir(run_id)
-        return None if run_dir is None else self._row(run_id, run_dir, documents=True)
+        return None if run_dir is None else self._row(run_id, run_dir, DOC_FIELDS)
 
-    def list_runs(self, projects: Iterable[str] | None) -> list[dict[str, Any]]:
-        """The list columns of the runs in ``projects`` (None: all), newest created first.
+    def list_runs(
+        self, projects: Iterable[str] | None, documents: tuple[str, ...] = ()
+    ) -> list[dict[str, Any]]:
+        """The list columns (and ``documents``) of the runs in ``projects`` (None: all), newest first.
 
         Folders whose run.json is missing or unreadable are left out.
 
@@ -350,11 +351,11 @@ class LogdirStore:
             if len(dirs) > 1:
                 raise self._duplicate(run_id, dirs)
             try:
-                row = self._row(run_id, dirs[0], documents=False)
+                row = self._row(run_id, dirs[0], documents)
             except NotFoundError:
                 continue  # not readable (or deleted while we listed): `swanlog ls` shows why
             if wanted is None or row["project"] in wanted:
-                rows.append({f: row[f] for f in LIST_FIELDS})
+                rows.append({f: row[f] for f in (*LIST_FIELDS, *documents)})
         # Sorted by id, then (stable) by created, newest first; runs without one last.
         rows.sort(key=lambda r: r["created"] or "", reverse=True)
         return rows

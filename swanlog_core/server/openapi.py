@@ -205,7 +205,18 @@ def openapi_document(read_only: bool = False) -> dict[str, Any]:
             "get": {
                 "summary": "The runs of the key's projects",
                 "parameters": [
-                    {"name": "project", "in": "query", "required": False, "schema": {"type": "string"}}
+                    {"name": "project", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {
+                        "name": "fields",
+                        "in": "query",
+                        "required": False,
+                        "description": "comma-separated documents to add to each run: config, summary, "
+                        "metrics, env",
+                        "schema": {
+                            "type": "string",
+                            "pattern": "^(config|summary|metrics|env)(,(config|summary|metrics|env))*$",
+                        },
+                    },
                 ],
                 "responses": _responses(
                     _ok(

@@ -155,15 +155,18 @@ class PostgresStore:
             row = conn.execute(sql, (run_id,)).fetchone()
         return None if row is None else dict(zip(RUN_FIELDS, row))
 
-    def list_runs(self, projects: Iterable[str] | None) -> list[dict[str, Any]]:
-        """The list columns of every run in ``projects`` (None: every run), newest created first."""
+    def list_runs(
+        self, projects: Iterable[str] | None, documents: tuple[str, ...] = ()
+    ) -> list[dict[str, Any]]:
+        """The list columns (and ``documents``) of every run in ``projects`` (None: all), newest first."""
         where, params = "", ()  # type: tuple[str, tuple[Any, ...]]
         if projects is not None:
             where, params = " WHERE project = ANY(%s)", (list(projects),)
         # NULLS LAST: as SQLite orders them
-        sql = f"SELECT {', '.join(LIST_FIELDS)} FROM runs{where} ORDER BY created DESC NULLS LAST, id"
+        columns = (*LIST_FIELDS, *documents)  # documents: names checked by the app against DOC_FIELDS
+        sql = f"SELECT {', '.join(columns)} FROM runs{where} ORDER BY created DESC NULLS LAST, id"
         with self._pool.connection() as conn, conn.transaction():
-            return [dict(zip(LIST_FIELDS, r)) for r in conn.execute(sql, params)]
+            return [dict(zip(columns, r)) for r in conn.execute(sql, params)]
 
     # -- points -----------------------------------------------------------------------------
 

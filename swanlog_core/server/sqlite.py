@@ -164,17 +164,20 @@ class SQLiteStore:
             row = conn.execute(f"SELECT {', '.join(RUN_FIELDS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else dict(zip(RUN_FIELDS, row))
 
-    def list_runs(self, projects: Iterable[str] | None) -> list[dict[str, Any]]:
-        """The list columns of every run in ``projects`` (None: every run), newest created first."""
+    def list_runs(
+        self, projects: Iterable[str] | None, documents: tuple[str, ...] = ()
+    ) -> list[dict[str, Any]]:
+        """The list columns (and ``documents``) of every run in ``projects`` (None: all), newest first."""
         where, wanted = "", []
         if projects is not None:
             wanted = list(projects)
             if not wanted:
                 return []
             where = f" WHERE project IN ({', '.join('?' * len(wanted))})"
-        sql = f"SELECT {', '.join(LIST_FIELDS)} FROM runs{where} ORDER BY created DESC, id"
+        columns = (*LIST_FIELDS, *documents)  # documents: names checked by the app against DOC_FIELDS
+        sql = f"SELECT {', '.join(columns)} FROM runs{where} ORDER BY created DESC, id"
         with self._pool.connection() as conn:
-            return [dict(zip(LIST_FIELDS, r)) for r in conn.execute(sql, wanted)]
+            return [dict(zip(columns, r)) for r in conn.execute(sql, wanted)]
 
     # -- points -----------------------------------------------------------------------------
 

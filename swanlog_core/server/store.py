@@ -72,11 +72,14 @@ class ReadStore(Protocol):
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         """Every column of a run (documents still as JSON text), or None."""
 
-    def list_runs(self, projects: Iterable[str] | None) -> list[dict[str, Any]]:
+    def list_runs(
+        self, projects: Iterable[str] | None, documents: tuple[str, ...] = ()
+    ) -> list[dict[str, Any]]:
         """The list columns of every run in ``projects`` (None: every run), newest created first.
 
         The keyed app always names the key's projects; None comes from an app without keys
-        (``Settings(auth=False)``).
+        (``Settings(auth=False)``). ``documents`` (a subset of DOC_FIELDS) adds those
+        documents, as JSON text, to each run (the dashboard's runs table shows them).
         """
 
     def metric_names(self, run_id: str) -> list[str]:

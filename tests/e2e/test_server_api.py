@@ -190,6 +190,18 @@ def test_list_runs_shows_only_the_keys_projects(api: Api) -> None:
     assert r.status_code == 403 and repr(api.q) in r.json()["error"]
 
 
+def test_list_runs_adds_the_documents_named_in_fields(api: Api) -> None:
+    """?fields=config,summary adds those documents to each run; an unknown field is a 400 naming it."""
+    rid = api.run + "_f"
+    api.a.put(f"/api/v1/runs/{rid}", json={"project": api.p, "config": {"lr": 0.1}, "summary": {"loss": 0.5}})
+    runs = api.a.get("/api/v1/runs", params={"fields": "config,summary"}).json()["runs"]
+    [run] = [r for r in runs if r["id"] == rid]
+    assert run["config"] == {"lr": 0.1} and run["summary"] == {"loss": 0.5}
+    assert "env" not in run and "metrics" not in run
+    r = api.a.get("/api/v1/runs", params={"fields": "config,password"})
+    assert r.status_code == 400 and "'password'" in r.json()["error"]
+
+
 # -- records -----------------------------------------------------------------------------------
 
 

@@ -93,6 +93,9 @@ def test_run_list_and_document_come_from_run_json(store: LogdirStore, logdir: Pa
     }
     doc = store.get_run("abc")
     assert doc is not None and doc["pid"] == 4242 and json.loads(doc["config"]) == {"lr": 0.001}
+    [with_docs] = store.list_runs(None, ("config", "summary"))
+    assert set(with_docs) == {*row, "config", "summary"}  # no env read, no pid
+    assert (with_docs["config"], with_docs["summary"]) == (doc["config"], doc["summary"])
     assert json.loads(doc["env"]) == {"python": "3.11"} and json.loads(doc["metrics"]) == {}
     assert store.get_run("nope") is None and store.run_project("nope") is None
 

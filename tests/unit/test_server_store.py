@@ -87,6 +87,18 @@ def test_list_runs_of_none_is_every_run(store: Store) -> None:
     assert store.list_runs([]) == []
 
 
+def test_list_runs_adds_the_documents_asked_for(store: Store) -> None:
+    """list_runs(..., documents) adds exactly those documents, as the JSON text get_run holds."""
+    store.put_run("r1", {"project": "p", "config": '{"lr":0.1}', "summary": '{"loss":0.5}', "env": '{"os":"x"}'})
+    [plain] = store.list_runs(["p"])
+    assert "config" not in plain and "summary" not in plain
+    [row] = store.list_runs(["p"], ("config", "summary"))
+    assert set(row) - set(plain) == {"config", "summary"}
+    full = store.get_run("r1")
+    assert full is not None
+    assert (row["config"], row["summary"]) == (full["config"], full["summary"])
+
+
 def test_points_for_a_missing_run_are_refused(store: Store) -> None:
     """insert_points for a run that does not exist raises NotFoundError and creates nothing."""
     with pytest.raises(NotFoundError):
