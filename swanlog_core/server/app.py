@@ -220,7 +220,11 @@ def create_app(settings: Settings, store: ReadStore) -> Starlette:
 
     async def metric_points(request: Request) -> Response:
         run_id = check_run_id(request.path_params["run_id"])
-        name = request.path_params["name"]
+        name = request.path_params.get("name")
+        if name is None:  # GET .../points?metric=NAME: any name, "." and ".." segments included
+            name = request.query_params.get("metric")
+            if not name:
+                raise BadRequestError("the metric query parameter is missing: .../points?metric=NAME")
         after = _int_query(request, "after_step", -1, -1, MAX_STEP)
         limit = _int_query(request, "limit", settings.default_points, 1, settings.max_points)
         # With max_points: every point after after_step, downsampled for a chart (limit unused).
@@ -280,6 +284,7 @@ def create_app(settings: Settings, store: ReadStore) -> Starlette:
         Route(f"{v1}/runs/{{run_id}}/files/{{path:path}}", get_file, methods=["GET"]),
         Route(f"{v1}/runs/{{run_id}}/metrics", metric_names, methods=["GET"]),
         Route(f"{v1}/runs/{{run_id}}/metrics/{{name:path}}", metric_points, methods=["GET"]),
+        Route(f"{v1}/runs/{{run_id}}/points", metric_points, methods=["GET"]),
     ]
     if keyed:
         routes += [

@@ -158,6 +158,14 @@ def openapi_document(read_only: bool = False) -> dict[str, Any]:
         "description": 'the metric name; its "/" stay, other reserved characters are percent-encoded',
         "schema": {"type": "string"},
     }
+    metric_query = {
+        "name": "metric",
+        "in": "query",
+        "required": True,
+        "description": "the metric name; a browser drops a path segment . or .. even percent-encoded,"
+        " so the dashboard names metrics here",
+        "schema": {"type": "string", "minLength": 1},
+    }
     run_ref = {"$ref": _REF + "Run"}
     paths: dict[str, Any] = {
         "/": {
@@ -352,6 +360,63 @@ def openapi_document(read_only: bool = False) -> dict[str, Any]:
                 "parameters": [
                     _RUN_ID,
                     name_param,
+                    {
+                        "name": "after_step",
+                        "in": "query",
+                        "required": False,
+                        "description": "exclusive; default: from the first point",
+                        "schema": {"type": "integer", "minimum": -1},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "description": "points per page; not used with max_points",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 10000},
+                    },
+                    {
+                        "name": "max_points",
+                        "in": "query",
+                        "required": False,
+                        "description": "downsample for a chart: every point after after_step is considered"
+                        " and about this many are kept (each bucket's extremes, non-finite values and"
+                        " media, and the last point); the answer adds total and downsampled",
+                        "schema": {"type": "integer", "minimum": 2, "maximum": 20000},
+                    },
+                ],
+                "responses": _responses(
+                    _ok(
+                        "points",
+                        {
+                            "type": "object",
+                            "required": ["metric", "points"],
+                            "properties": {
+                                "metric": {"type": "string"},
+                                "points": {"type": "array", "items": {"$ref": _REF + "Point"}},
+                                "total": {
+                                    "type": "integer",
+                                    "description": "with max_points: how many points follow after_step",
+                                },
+                                "downsampled": {
+                                    "type": "boolean",
+                                    "description": "with max_points: true when total is over max_points",
+                                },
+                            },
+                        },
+                    ),
+                    "400",
+                    "401",
+                    "403",
+                    "404",
+                ),
+            }
+        },
+        "/api/v1/runs/{run_id}/points": {
+            "get": {
+                "summary": "The same as .../metrics/{name}, with the name in the query (what browsers keep)",
+                "parameters": [
+                    _RUN_ID,
+                    metric_query,
                     {
                         "name": "after_step",
                         "in": "query",

@@ -16,6 +16,7 @@ import httpx
 import orjson
 import pytest
 
+from swanlog_core._names import name_to_path
 from swanlog_core.server.dashboard import CSP, STATIC_DIR, plotly_bundle
 from swanlog_core.server.downsample import pick
 from tests.runfolder import T0, line, make_run
@@ -77,6 +78,51 @@ def test_max_points_downsamples_every_point_after_after_step(keyed: tuple[httpx.
     # 500 buckets of min and max, the last point, and 8 NaN, an infinity and a media point
     assert any(type(v) is dict for v in values) and len(chart) <= 1000 + 1 + 10
     assert "total" not in c.get(f"/api/v1/runs/{run}/metrics/m", params={"limit": 3}).json()
+
+
+DOT_NAMES = ["..", ".", "a/./b", "a/../b", "odd %?#&=+ name", "训练/损失"]
+
+
+def test_points_takes_any_name_in_its_query_where_a_browser_would_drop_dots(server: ServerProcess) -> None:
+    """GET .../points?metric=NAME answers as .../metrics/NAME, also for names with "." or ".." segments."""
+    key = server.create_key("p")
+    run = f"r_{uuid.uuid4().hex[:8]}"
+    body = b"".join(
+        orjson.dumps({"metric": n, "step": 0, "value": i, "ts": T0}) + b"\n" for i, n in enumerate(DOT_NAMES)
+    )
+    with server.client(key) as c:
+        assert c.put(f"/api/v1/runs/{run}", json={"project": "p"}).status_code == 200
+        assert c.post(f"/api/v1/runs/{run}/records", content=body, headers=NDJSON).status_code == 200
+        for i, name in enumerate(DOT_NAMES):
+            r = c.get(f"/api/v1/runs/{run}/points", params={"metric": name, "max_points": 10})
+            assert r.json() == {
+                "metric": name,
+                "points": [{"step": 0, "value": i, "ts": T0}],
+                "total": 1,
+                "downsampled": False,
+            }
+            paged = c.get(f"/api/v1/runs/{run}/points", params={"metric": name, "limit": 5}).json()
+            assert paged == {"metric": name, "points": [{"step": 0, "value": i, "ts": T0}]}
+        assert c.get(f"/api/v1/runs/{run}/points", params={"metric": "nope"}).status_code == 404
+        r = c.get(f"/api/v1/runs/{run}/points")
+        assert r.status_code == 400 and "metric" in r.json()["error"]
+    assert httpx.get(f"{server.url}/api/v1/runs/{run}/points", params={"metric": ".."}).status_code == 401
+
+
+def test_watch_points_takes_names_with_dot_segments(logdir: Path) -> None:
+    """The read-only app over files answers .../points?metric=NAME for every name the writer can store."""
+    make_run(
+        logdir,
+        "d1",
+        metrics={name_to_path(n)[: -len(".jsonl")]: line(0, float(i)) for i, n in enumerate(DOT_NAMES)},
+    )
+    with start_logdir_server(logdir) as watch, watch.client() as c:
+        assert sorted(c.get("/api/v1/runs/d1/metrics").json()["metrics"]) == sorted(DOT_NAMES)
+        for i, name in enumerate(DOT_NAMES):
+            r = c.get("/api/v1/runs/d1/points", params={"metric": name, "max_points": 10})
+            assert r.status_code == 200, r.text
+            assert r.json()["points"] == [{"step": 0, "value": float(i), "ts": T0}]
+        watch.assert_no_tracebacks()
 
 
 @pytest.mark.parametrize(

@@ -81,8 +81,8 @@
     throw error;
   });
   const runPath = (id) => `/runs/${encodeURIComponent(id)}`;
-  // A metric name keeps its "/" in URLs; every other reserved character is percent-encoded.
-  const metricPath = (id, name) => `${runPath(id)}/metrics/${name.split("/").map(encodeURIComponent).join("/")}`;
+  // The name goes in the query: a browser drops a path segment "." or ".." even percent-encoded.
+  const pointsPath = (id, name, query) => `${runPath(id)}/points?metric=${encodeURIComponent(name)}&${query}`;
   const filePath = (id, path) => `${runPath(id)}/files/${path.split("/").map(encodeURIComponent).join("/")}`;
 
   // -- formatting --------------------------------------------------------------------------
@@ -97,6 +97,7 @@
 
   function fmtDuration(seconds) {
     if (typeof seconds !== "number" || !isFinite(seconds)) return "";
+    if (seconds < 10) return `${+seconds.toFixed(1)}s`;
     const s = Math.round(seconds);
     if (s < 60) return `${s}s`;
     const m = Math.floor(s / 60), h = Math.floor(m / 60), d = Math.floor(h / 24);
@@ -294,7 +295,7 @@
       renderHead();
       renderBody();
       setLive(runs.some((r) => r.status === "running"));
-      if (runs.some((r) => r.status === "running")) st.timer = setTimeout(() => load().catch(failed), 5 * POLL_MS);
+      st.timer = setTimeout(() => load().catch(failed), 3 * POLL_MS); // new runs, statuses, summaries
     }
 
     renderHead();
@@ -329,7 +330,7 @@
 
     // The whole series, downsampled by the server when it is long.
     async load() {
-      const body = await getPoints(`${metricPath(this.runId, this.name)}?max_points=${MAX_POINTS}`);
+      const body = await getPoints(pointsPath(this.runId, this.name, `max_points=${MAX_POINTS}`));
       this.steps = []; this.values = []; this.ts = []; this.media = [];
       this.add(body.points);
       this.total = typeof body.total === "number" ? body.total : body.points.length;
@@ -339,7 +340,7 @@
     // Points logged since the last call; a long tail is folded back into a downsampled load.
     async update() {
       if (!this.loaded) return this.load();
-      const body = await getPoints(`${metricPath(this.runId, this.name)}?after_step=${this.last}&limit=10000`);
+      const body = await getPoints(pointsPath(this.runId, this.name, `after_step=${this.last}&limit=10000`));
       this.add(body.points);
       this.total += body.points.length; this.tail += body.points.length;
       if (this.tail > MAX_POINTS || body.points.length === 10000) await this.load();
@@ -350,7 +351,7 @@
     async loadAll() {
       const all = [];
       for (let after = -1; ;) {
-        const body = await getPoints(`${metricPath(this.runId, this.name)}?after_step=${after}&limit=10000`);
+        const body = await getPoints(pointsPath(this.runId, this.name, `after_step=${after}&limit=10000`));
         all.push(...body.points);
         if (body.points.length < 10000) break;
         after = body.points[body.points.length - 1].step;
