@@ -89,7 +89,8 @@ def test_list_runs_of_none_is_every_run(store: Store) -> None:
 
 def test_list_runs_adds_the_documents_asked_for(store: Store) -> None:
     """list_runs(..., documents) adds exactly those documents, as the JSON text get_run holds."""
-    store.put_run("r1", {"project": "p", "config": '{"lr":0.1}', "summary": '{"loss":0.5}', "env": '{"os":"x"}'})
+    docs = {"config": '{"lr":0.1}', "summary": '{"loss":0.5}', "env": '{"os":"x"}'}
+    store.put_run("r1", {"project": "p", **docs})
     [plain] = store.list_runs(["p"])
     assert "config" not in plain and "summary" not in plain
     [row] = store.list_runs(["p"], ("config", "summary"))
