@@ -34,18 +34,10 @@ import httpx
 from _common import Result, machine, median, parser, print_table, scratch_dir, write_results
 from bench_sync import make_run
 
+from tests.browser.conftest import CHROMIUM_ARGS, CHROMIUM_ENV, DEFAULT_CHROMIUM
 from tests.serverproc import start_logdir_server, start_server
 
-CHROMIUM = os.environ.get("SWANLOG_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = os.environ.get(CHROMIUM_ENV) or DEFAULT_CHROMIUM
 TARGET_FIRST_S = 1.0
 TARGET_TOGGLE_S = 0.5
 CLI = [sys.executable, "-m", "swanlog_cli.main"]

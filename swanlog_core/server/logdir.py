@@ -28,9 +28,10 @@ import threading
 import time
 from bisect import bisect_right
 from collections import OrderedDict
+from contextlib import contextmanager
 from itertools import repeat
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import orjson
 
@@ -382,19 +383,13 @@ class LogdirStore:
 
         Values come as the API spells them ("NaN", media objects), with ``extra`` None.
         """
-        path = self._metric_path(run_id, name)
-        if path is None:
-            return None
-        entry = self._cache.entry(path)
-        with entry.lock:
-            if not entry.refresh(path, self.nul_grace):
+        with self._columns(run_id, name) as columns:
+            if columns is None:
                 return None
-            steps, values, ts = entry.by_step()
+            steps, values, ts = columns
             i = bisect_right(steps, after_step)
             j = i + limit
-            rows = list(zip(steps[i:j], values[i:j], repeat(None), ts[i:j]))
-        self._cache.trim()
-        return rows
+            return list(zip(steps[i:j], values[i:j], repeat(None), ts[i:j]))
 
     def downsample_points(
         self, run_id: str, name: str, after_step: int, max_points: int
@@ -403,19 +398,27 @@ class LogdirStore:
 
         ``pick`` runs on the cached value column itself; only the kept points become rows.
         """
-        path = self._metric_path(run_id, name)
-        if path is None:
-            return None
-        entry = self._cache.entry(path)
-        with entry.lock:
-            if not entry.refresh(path, self.nul_grace):
+        with self._columns(run_id, name) as columns:
+            if columns is None:
                 return None
-            steps, values, ts = entry.by_step()
+            steps, values, ts = columns
             i = bisect_right(steps, after_step)
             kept = [i + k for k in pick(values[i:] if i else values, max_points)]
-            rows = [(steps[k], values[k], None, ts[k]) for k in kept]
-        self._cache.trim()
-        return len(steps) - i, rows
+            return len(steps) - i, [(steps[k], values[k], None, ts[k]) for k in kept]
+
+    @contextmanager
+    def _columns(self, run_id: str, name: str) -> Iterator[tuple[list[int], list[Any], list[Any]] | None]:
+        """The metric's cached (steps, values, ts) by step, held under its lock; None for no such metric."""
+        path = self._metric_path(run_id, name)
+        try:
+            if path is None:
+                yield None
+                return
+            entry = self._cache.entry(path)
+            with entry.lock:
+                yield entry.by_step() if entry.refresh(path, self.nul_grace) else None
+        finally:
+            self._cache.trim()  # after the lock is released
 
     def get_file(self, run_id: str, path: str) -> bytes | None:
         """A file of the run folder (``path`` is checked by the app); None if absent or outside it."""

@@ -144,6 +144,65 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 
+def _points_operation(summary: str, name: dict[str, Any]) -> dict[str, Any]:
+    """GET of a metric's points; ``name`` is the parameter that names the metric (path or query)."""
+    return {
+        "summary": summary,
+        "parameters": [
+            _RUN_ID,
+            name,
+            {
+                "name": "after_step",
+                "in": "query",
+                "required": False,
+                "description": "exclusive; default: from the first point",
+                "schema": {"type": "integer", "minimum": -1},
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "description": "points per page; not used with max_points",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 10000},
+            },
+            {
+                "name": "max_points",
+                "in": "query",
+                "required": False,
+                "description": "downsample for a chart: every point after after_step is considered"
+                " and about this many are kept (each bucket's extremes, non-finite values and"
+                " media, and the last point); the answer adds total and downsampled",
+                "schema": {"type": "integer", "minimum": 2, "maximum": 20000},
+            },
+        ],
+        "responses": _responses(
+            _ok(
+                "points",
+                {
+                    "type": "object",
+                    "required": ["metric", "points"],
+                    "properties": {
+                        "metric": {"type": "string"},
+                        "points": {"type": "array", "items": {"$ref": _REF + "Point"}},
+                        "total": {
+                            "type": "integer",
+                            "description": "with max_points: how many points follow after_step",
+                        },
+                        "downsampled": {
+                            "type": "boolean",
+                            "description": "with max_points: true when total is over max_points",
+                        },
+                    },
+                },
+            ),
+            "400",
+            "401",
+            "403",
+            "404",
+        ),
+    }
+
+
 def openapi_document(read_only: bool = False) -> dict[str, Any]:
     """The OpenAPI 3.1 description of every endpoint the server answers.
 
@@ -355,118 +414,13 @@ def openapi_document(read_only: bool = False) -> dict[str, Any]:
             }
         },
         "/api/v1/runs/{run_id}/metrics/{name}": {
-            "get": {
-                "summary": "A page of a metric's points, by step",
-                "parameters": [
-                    _RUN_ID,
-                    name_param,
-                    {
-                        "name": "after_step",
-                        "in": "query",
-                        "required": False,
-                        "description": "exclusive; default: from the first point",
-                        "schema": {"type": "integer", "minimum": -1},
-                    },
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "required": False,
-                        "description": "points per page; not used with max_points",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 10000},
-                    },
-                    {
-                        "name": "max_points",
-                        "in": "query",
-                        "required": False,
-                        "description": "downsample for a chart: every point after after_step is considered"
-                        " and about this many are kept (each bucket's extremes, non-finite values and"
-                        " media, and the last point); the answer adds total and downsampled",
-                        "schema": {"type": "integer", "minimum": 2, "maximum": 20000},
-                    },
-                ],
-                "responses": _responses(
-                    _ok(
-                        "points",
-                        {
-                            "type": "object",
-                            "required": ["metric", "points"],
-                            "properties": {
-                                "metric": {"type": "string"},
-                                "points": {"type": "array", "items": {"$ref": _REF + "Point"}},
-                                "total": {
-                                    "type": "integer",
-                                    "description": "with max_points: how many points follow after_step",
-                                },
-                                "downsampled": {
-                                    "type": "boolean",
-                                    "description": "with max_points: true when total is over max_points",
-                                },
-                            },
-                        },
-                    ),
-                    "400",
-                    "401",
-                    "403",
-                    "404",
-                ),
-            }
+            "get": _points_operation("A page of a metric's points, by step", name_param)
         },
         "/api/v1/runs/{run_id}/points": {
-            "get": {
-                "summary": "The same as .../metrics/{name}, with the name in the query (what browsers keep)",
-                "parameters": [
-                    _RUN_ID,
-                    metric_query,
-                    {
-                        "name": "after_step",
-                        "in": "query",
-                        "required": False,
-                        "description": "exclusive; default: from the first point",
-                        "schema": {"type": "integer", "minimum": -1},
-                    },
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "required": False,
-                        "description": "points per page; not used with max_points",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 10000},
-                    },
-                    {
-                        "name": "max_points",
-                        "in": "query",
-                        "required": False,
-                        "description": "downsample for a chart: every point after after_step is considered"
-                        " and about this many are kept (each bucket's extremes, non-finite values and"
-                        " media, and the last point); the answer adds total and downsampled",
-                        "schema": {"type": "integer", "minimum": 2, "maximum": 20000},
-                    },
-                ],
-                "responses": _responses(
-                    _ok(
-                        "points",
-                        {
-                            "type": "object",
-                            "required": ["metric", "points"],
-                            "properties": {
-                                "metric": {"type": "string"},
-                                "points": {"type": "array", "items": {"$ref": _REF + "Point"}},
-                                "total": {
-                                    "type": "integer",
-                                    "description": "with max_points: how many points follow after_step",
-                                },
-                                "downsampled": {
-                                    "type": "boolean",
-                                    "description": "with max_points: true when total is over max_points",
-                                },
-                            },
-                        },
-                    ),
-                    "400",
-                    "401",
-                    "403",
-                    "404",
-                ),
-            }
+            "get": _points_operation(
+                "The same as .../metrics/{name}, with the name in the query (what browsers keep)",
+                metric_query,
+            )
         },
     }
     description = "API v1 of swanlog, the local-first experiment logger. See docs/http-api.md."
