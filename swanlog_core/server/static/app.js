@@ -615,7 +615,9 @@
       if (type === "html") {
         // No allow-scripts, no allow-same-origin: the logged page renders inert, in an opaque origin.
         const frame = el("iframe", { sandbox: "", referrerpolicy: "no-referrer", title: value.caption || "html" });
-        frame.srcdoc = await fileText(runId, value.path);
+        // ...and it fetches nothing: no tracking pixel, no asset from the internet.
+        frame.srcdoc = `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; `
+          + `style-src 'unsafe-inline'">${await fileText(runId, value.path)}`;
         return frame;
       }
       if (type === "table") {
