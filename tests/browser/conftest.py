@@ -1,6 +1,6 @@
 """Browser tests: Debian's Chromium, headless, driven by Playwright's sync API.
 
-- ``browser`` (session): one Chromium for the whole run, from ``$SWANLOG_TEST_CHROMIUM`` or
+- ``browser`` (package): one Chromium for all the browser tests, from ``$SWANLOG_TEST_CHROMIUM`` or
   /usr/bin/chromium; a missing executable fails the tests (it does not skip them).
 - ``page``: a fresh browser context per test, viewport 1400x900. It fails the test when the
   page throws (``pageerror``), logs a console error, opens a dialog (``alert``), or tries to
@@ -64,16 +64,18 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an asyncio loop running in the main
+# thread while it is started, and the tests after this package call asyncio.run() there.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
-    """Playwright's sync API, started once."""
+    """Playwright's sync API, started for the browser tests and stopped after the last one."""
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
-    """One headless Chromium for the session (launch() gives it a fresh user data dir)."""
+    """One headless Chromium for the browser tests (launch() gives it a fresh user data dir)."""
     b = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
     yield b
     b.close()
