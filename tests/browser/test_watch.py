@@ -165,6 +165,11 @@ def test_a_run_view_shows_sections_charts_media_config_and_summary(
 
     hist = reveal(page.locator('div.chart[data-metric="weights"][data-type="histogram"]'))
     expect(hist.locator("svg, canvas").first).to_be_visible()  # drawn
+    expect(hist.locator("select.hist-view")).to_have_value("over")  # five steps: a heat map over them
+    expect(hist.locator("g.hm image")).to_have_count(1)
+    hist.locator("select.hist-view").select_option("step")  # the bars of one step, with its slider
+    expect(hist.locator(".barlayer .point").first).to_be_attached()
+    expect(hist.locator("input.media-step")).to_be_visible()
 
     config = page.locator("#run-config")
     expect(config.locator("tr").filter(has_text="arch")).to_contain_text("resnet")

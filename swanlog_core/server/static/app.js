@@ -552,14 +552,20 @@
       return panel;
     }
 
+    // Histograms: "over steps" (one run) is a heat map, step on x, value on y, count as
+    // colour; "one step" draws the bars of the step the slider picks, runs overlaid.
     function histogramPanel(name) {
       const plot = el("div", { class: "plot" });
       const slider = el("input", { class: "media-step", type: "range", min: 0, max: 0, value: 0, step: 1 });
       const stepText = el("span", { class: "step-text" });
+      const view = el("select", { class: "hist-view", title: "histogram view" },
+        el("option", { value: "over" }, "over steps"), el("option", { value: "step" }, "one step"));
+      const stepRow = el("div", { class: "step-row" }, view, el("span", { class: "slider-part" }, "step"), slider, stepText);
       const node = el("div", { class: "chart", dataset: { metric: name, type: "histogram" } },
-        el("div", { class: "title", title: name }, name), el("div", { class: "step-row" }, "step", slider, stepText), plot);
+        el("div", { class: "title", title: name }, name), stepRow, plot);
       let follow = true;
       slider.addEventListener("input", () => { follow = Number(slider.value) === Number(slider.max); panel.draw(); });
+      view.addEventListener("change", () => panel.draw());
       const panel = {
         node, name, visible: false, started: false, stale: false,
         async start() { panel.started = true; await panel.refresh(); },
@@ -572,26 +578,54 @@
         draw() {
           if (st.stopped || !window.Plotly) return;
           const steps = [...new Set(st.runs.flatMap((run) => seriesOf(run.id, name).media.map((p) => p.step)))].sort((a, b) => a - b);
+          const over = view.value === "over" && st.runs.length === 1 && steps.length > 1;
+          view.hidden = st.runs.length !== 1 || steps.length < 2;
+          for (const part of [slider, stepText, stepRow.querySelector(".slider-part")]) part.hidden = over;
           slider.max = Math.max(0, steps.length - 1);
           if (follow) slider.value = slider.max;
           const step = steps[Number(slider.value)];
           stepText.textContent = step === undefined ? "" : String(step);
-          const traces = [];
-          st.runs.forEach((run, i) => {
-            const p = seriesOf(run.id, name).media.filter((q) => q.step <= step).pop();
-            if (!p || !p.value.bins) return;
-            const { bins, counts } = p.value;
-            traces.push({ type: "bar", x: counts.map((_, j) => (bins[j] + bins[j + 1]) / 2), y: counts,
-              width: counts.map((_, j) => bins[j + 1] - bins[j]), name: runLabel(run), opacity: st.runs.length > 1 ? 0.55 : 0.9,
-              marker: { color: COLORS[i % COLORS.length] }, showlegend: false });
-          });
-          Plotly.react(plot, traces, { margin: { l: 52, r: 12, t: 8, b: 30 }, height: 240, barmode: "overlay", bargap: 0,
-            yaxis: { type: st.log ? "log" : "linear" } }, { displaylogo: false, responsive: true });
+          const layout = { margin: { l: 52, r: 12, t: 8, b: 30 }, height: 240 };
+          let traces;
+          if (over) {
+            traces = [heatmap(seriesOf(st.runs[0].id, name).media.filter((p) => p.value.bins))];
+            layout.xaxis = { title: { text: "step", font: { size: 11 } } };
+          } else {
+            traces = [];
+            st.runs.forEach((run, i) => {
+              const p = seriesOf(run.id, name).media.filter((q) => q.step <= step).pop();
+              if (!p || !p.value.bins) return;
+              const { bins, counts } = p.value;
+              traces.push({ type: "bar", x: counts.map((_, j) => (bins[j] + bins[j + 1]) / 2), y: counts,
+                width: counts.map((_, j) => bins[j + 1] - bins[j]), name: runLabel(run), opacity: st.runs.length > 1 ? 0.55 : 0.9,
+                marker: { color: COLORS[i % COLORS.length] }, showlegend: false });
+            });
+            Object.assign(layout, { barmode: "overlay", bargap: 0, yaxis: { type: st.log ? "log" : "linear" } });
+          }
+          Plotly.react(plot, traces, layout, { displaylogo: false, responsive: true });
           node.dataset.points = st.runs.map((run) => seriesOf(run.id, name).media.length).join(",");
           node.dataset.total = node.dataset.points;
         },
       };
       return panel;
+    }
+
+    // Each step's counts moved onto one value grid (by bin centre), so the steps line up.
+    function heatmap(points, rows = 48) {
+      let lo = Infinity, hi = -Infinity;
+      for (const p of points) { lo = Math.min(lo, p.value.bins[0]); hi = Math.max(hi, p.value.bins[p.value.bins.length - 1]); }
+      if (!(hi > lo)) hi = lo + 1;
+      const z = Array.from({ length: rows }, () => new Array(points.length).fill(0));
+      points.forEach((p, j) => {
+        const { bins, counts } = p.value;
+        counts.forEach((c, k) => {
+          const r = Math.min(rows - 1, Math.floor((((bins[k] + bins[k + 1]) / 2 - lo) / (hi - lo)) * rows));
+          z[r][j] += c;
+        });
+      });
+      const y = Array.from({ length: rows }, (_, r) => lo + ((r + 0.5) * (hi - lo)) / rows);
+      return { type: "heatmap", x: points.map((p) => p.step), y, z, colorscale: [[0, "#ffffff"], [0.15, "#c6d7f5"], [1, "#1d3f8f"]], showscale: false,
+        hovertemplate: "step %{x}<br>value %{y:.4g}<br>count %{z}<extra></extra>" };
     }
 
     // ---- media panels (image, audio, video, text, html, table)
