@@ -32,7 +32,10 @@ __all__ = ["Config", "Run", "start_run"]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-_FLUSH_EVERY = 10.0  # seconds between summary/index snapshots while logging
+# Seconds between summary/index snapshots while logging: 1 s after init, then doubling up to
+# 10 s, so that a run killed in its first seconds still leaves a summary.
+_FIRST_FLUSH = 1.0
+_FLUSH_EVERY = 10.0
 _MODES = ("offline", "online", "disabled")
 _OBJECTIVES = ("minimize", "maximize")
 _RUN_FIELDS = (
@@ -154,7 +157,8 @@ class Run:
         self._definitions: dict[str, dict[str, Any]] = dict(definitions)
         self._started = time.time()
         self._pid = os.getpid()
-        self._flush_at = self._started + _FLUSH_EVERY
+        self._flush_every = min(_FIRST_FLUSH, _FLUSH_EVERY)
+        self._flush_at = self._started + self._flush_every
         self.config = Config(None if disabled else run_dir / _format.CONFIG_JSON, config)
         self._writer = MetricWriter(run_dir, self._reducer_for)
         self.summary = Summary(None if disabled else run_dir, self._computed_summary, summary)
@@ -388,7 +392,8 @@ class Run:
             )
 
     def _flush(self, durable: bool = True) -> None:
-        self._flush_at = time.time() + _FLUSH_EVERY
+        self._flush_every = min(2 * self._flush_every, _FLUSH_EVERY)
+        self._flush_at = time.time() + self._flush_every
         self._save_summary(durable)
         if self._writer.dirty:
             self._writer.save_cache()

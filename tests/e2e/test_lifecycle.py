@@ -122,6 +122,27 @@ print(json.dumps({"error": None, "pid": os.getpid()}))
 """
 
 
+def test_a_run_killed_in_its_first_seconds_leaves_its_summary(tmp_path: Path) -> None:
+    """SIGKILL 1.5 s after init: summary.json already holds what was logged before the last second."""
+    result = python(
+        PREAMBLE
+        + """
+import os, signal, time
+swanlog.init(logdir=sys.argv[1], id='kill0001')
+swanlog.define_metric('loss', summary='min')
+swanlog.log({'loss': 0.9, 'acc': 0.1})
+time.sleep(1.2)
+swanlog.log({'loss': 0.4, 'acc': 0.6})  # the first snapshot is due 1 s after init
+os.kill(os.getpid(), signal.SIGKILL)
+""",
+        tmp_path / "logs",
+        tmp_path=tmp_path,
+    )
+    assert result.returncode == -9, result.stderr
+    run_dir = the_run_dir(tmp_path / "logs", "kill0001")
+    assert json.loads((run_dir / "summary.json").read_text()) == {"loss": 0.4, "acc": 0.6}
+
+
 def test_second_writer_process_gets_run_locked_error_until_the_first_exits(
     tmp_path: Path, spawn: Callable[..., subprocess.Popen]
 ) -> None:
