@@ -1,6 +1,7 @@
 """Run every benchmark, each in its own process, and print one table of the results.
 
-    python benchmarks/run_all.py [--quick] [--only log,read,resume,memory,init,ingest,sync] [--markdown]
+    python benchmarks/run_all.py [--quick] [--markdown]
+        [--only log,read,resume,memory,init,ingest,sync,dashboard]
 
 Each script prints its own details as it goes; the table at the end has, per figure,
 the median over the repetitions, the baseline measured in the same run, their ratio,
@@ -30,6 +31,7 @@ SCRIPTS = {
     "init": "bench_init.py",
     "ingest": "bench_ingest.py",
     "sync": "bench_sync.py",
+    "dashboard": "bench_dashboard.py",
 }
 
 
