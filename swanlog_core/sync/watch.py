@@ -2,14 +2,19 @@
 
 ``start_watcher`` is the one place that chooses inotify (watchdog's native observer)
 or polling (``--poll``, for NFS and Lustre, or when inotify cannot be used); nothing
-downstream knows which. Events only mark a run as worth a look and wake the sync
-loop: the loop also rescans every run on a timer, so a lost event (an inotify queue
-overflow, a watch limit, an observer that died) delays sync by one rescan at most and
-never stops it.
+downstream knows which. inotify fails at one of two moments: creating the observer
+(watchdog >= 7 opens the inotify instance there: EMFILE, ``max_user_instances``) or
+watching a root (ENOSPC, ``max_user_watches``; EMFILE with older watchdog). Either way
+the watcher goes on with the polling observer and warns, naming the limit to raise.
+
+Events only mark a run as worth a look and wake the sync loop: the loop also rescans
+every run on a timer, so a lost event (an inotify queue overflow, a watch limit, an
+observer that died) delays sync by one rescan at most and never stops it.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -34,6 +39,21 @@ __all__ = ["Watcher", "start_watcher"]
 
 POLL_SECONDS = 0.5  # how often the polling observer compares directory snapshots
 _EVENTS = [DirCreatedEvent, FileClosedEvent, FileCreatedEvent, FileModifiedEvent, FileMovedEvent]
+_LIMITS = {errno.ENOSPC: "max_user_watches", errno.EMFILE: "max_user_instances"}  # under fs.inotify
+
+
+def _polling_instead(exc: OSError) -> str:
+    """The warning for inotify refusing to work: what failed, what happens now, how to avoid it."""
+    text = f"file events: inotify failed ({exc}); polling every {POLL_SECONDS:g}s instead"
+    limit = _LIMITS.get(exc.errno or 0)
+    if limit is not None:
+        try:
+            with open(f"/proc/sys/fs/inotify/{limit}") as f:
+                more = str(2 * int(f.read()))
+        except (OSError, ValueError):
+            more = "<more>"
+        text += f". To use inotify, raise the limit: sudo sysctl fs.inotify.{limit}={more}; or pass --poll"
+    return text
 
 
 class _ProblemLog(logging.Handler):
@@ -124,8 +144,24 @@ class Watcher(FileSystemEventHandler):
             try:
                 self._observer.schedule(self, root, recursive=True, event_filter=_EVENTS)
             except OSError as exc:  # ENOSPC: the inotify watch limit; EMFILE: too many instances
+                if not self.poll:
+                    self._poll_instead(exc)
+                    return
                 self.problems.append(f"cannot watch {root} for events ({exc}); going on with rescans only")
             self._watched.add(root)
+
+    def _poll_instead(self, exc: OSError) -> None:
+        """inotify refused a watch: replace its observer by the polling one, for every root."""
+        self.problems.append(_polling_instead(exc))
+        inotify = self._observer
+        inotify.stop()
+        inotify.join(timeout=10)
+        self.poll = True
+        self._observer = PollingObserver(timeout=POLL_SECONDS)
+        self._observer.daemon = True
+        self._observer.start()
+        self._watched.clear()
+        self.check()
 
     def start(self) -> None:
         """Start the observer thread and watch the roots that exist."""
@@ -149,11 +185,10 @@ class Watcher(FileSystemEventHandler):
 
 def start_watcher(roots: list[Path], wake: threading.Event, poll: bool) -> Watcher:
     """Start watching ``roots``: inotify unless ``poll``, polling otherwise or when inotify fails."""
-    watcher = Watcher(roots, wake, poll)
     try:
-        watcher.start()
-    except OSError as exc:  # no inotify at all (EMFILE on inotify_init): poll instead
+        watcher = Watcher(roots, wake, poll)
+    except OSError as exc:  # no inotify instance (EMFILE on inotify_init): poll instead
         watcher = Watcher(roots, wake, poll=True)
-        watcher.problems.append(f"inotify is not available ({exc}); polling instead")
-        watcher.start()
+        watcher.problems.append(_polling_instead(exc))
+    watcher.start()  # a watch inotify refuses (ENOSPC) switches to polling in check()
     return watcher
