@@ -55,6 +55,7 @@ __all__ = [
     "MetricNotFoundError",
     "RunView",
     "find_runs",
+    "metric_names_in",
     "open_run",
     "parse_points",
 ]
@@ -169,6 +170,19 @@ def _created_from_dir_name(run_dir: Path) -> float:
 
 def _number(value: Any, default: float = 0.0) -> float:
     return float(value) if type(value) in (int, float) else default
+
+
+def metric_names_in(run_dir: Path) -> list[str]:
+    """The names of the metrics of a run folder, sorted, from the files under ``metrics/``."""
+    names = []
+    for rel, _ in iter_metric_files(run_dir / METRICS_DIR):
+        try:
+            name = path_to_name(rel)
+        except UnicodeDecodeError:  # a hand-made file name that decodes to no text
+            continue
+        if name is not None:
+            names.append(name)
+    return sorted(names)
 
 
 class RunView:
@@ -311,15 +325,7 @@ class RunView:
 
     def metric_names(self) -> list[str]:
         """The names of the run's metrics, sorted, from the files under ``metrics/``."""
-        names = []
-        for rel, _ in iter_metric_files(self.dir / METRICS_DIR):
-            try:
-                name = path_to_name(rel)
-            except UnicodeDecodeError:  # a hand-made file name that decodes to no text
-                continue
-            if name is not None:
-                names.append(name)
-        return sorted(names)
+        return metric_names_in(self.dir)
 
     def metric_path(self, name: str) -> Path:
         """The file of metric ``name`` (which may not exist).

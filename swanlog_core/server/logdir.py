@@ -35,10 +35,10 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 
-from .._format import METRICS_DIR, RUN_JSON, iter_metric_files, parse_run_dir_name, read_json
-from .._names import name_to_path, path_to_name
+from .._format import METRICS_DIR, RUN_JSON, parse_run_dir_name, read_json
+from .._names import name_to_path
 from ..errors import CorruptRunError, Error, InvalidValueError
-from ..reader import RunView, parse_points
+from ..reader import RunView, metric_names_in, parse_points
 from .downsample import pick
 from .errors import ConflictError, NotFoundError
 from .store import DOC_FIELDS, LIST_FIELDS
@@ -364,17 +364,7 @@ class LogdirStore:
     def metric_names(self, run_id: str) -> list[str]:
         """The names of the run's metric files, sorted."""
         run_dir = self._run_dir(run_id)
-        if run_dir is None:
-            return []
-        names = []
-        for rel, _ in iter_metric_files(run_dir / METRICS_DIR):
-            try:
-                name = path_to_name(rel)
-            except UnicodeDecodeError:  # a hand-made file name that decodes to no text
-                continue
-            if name is not None:
-                names.append(name)
-        return sorted(names)
+        return [] if run_dir is None else metric_names_in(run_dir)
 
     def metric_points(
         self, run_id: str, name: str, after_step: int, limit: int
