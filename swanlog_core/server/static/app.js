@@ -415,7 +415,7 @@
       has: new Map(), // run id -> Set of its metric names
       series: new Map(), // `${runId}\u0000${name}` -> Series
       panels: new Map(), // metric name -> panel object
-      x: "step", smoothing: 0, log: false, timer: null, stopped: false,
+      x: "step", smoothing: 0, log: false, timer: null, stopped: false, consoleAt: 0,
     };
     const key = (id, name) => `${id}\u0000${name}`;
     const seriesOf = (id, name) => {
@@ -820,6 +820,7 @@
     async function refreshConsole(pre) {
       const target = pre || document.getElementById("run-console");
       if (!target || st.runs.length !== 1) return;
+      st.consoleAt = Date.now();
       try {
         const text = await fileText(st.runs[0].id, "console.log");
         const lines = text.split("\n");
@@ -856,7 +857,9 @@
         else panel.stale = true; // refreshed when scrolled back into view
       }
       await Promise.all(shown);
-      await refreshConsole();
+      const summary = document.getElementById("run-summary"); // a live run's summary moves too
+      if (summary && st.runs.length === 1) summary.replaceWith(kvTable("run-summary", Object.entries(st.runs[0].summary || {})));
+      if (Date.now() - st.consoleAt > 5 * POLL_MS) await refreshConsole(); // the whole file: not every second
       schedule();
     }
 
