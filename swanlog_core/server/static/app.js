@@ -859,7 +859,8 @@
       await Promise.all(shown);
       const summary = document.getElementById("run-summary"); // a live run's summary moves too
       if (summary && st.runs.length === 1) summary.replaceWith(kvTable("run-summary", Object.entries(st.runs[0].summary || {})));
-      if (Date.now() - st.consoleAt > 5 * POLL_MS) await refreshConsole(); // the whole file: not every second
+      // The whole file: every 5 s, and once more when the run has ended.
+      if (Date.now() - st.consoleAt > 5 * POLL_MS || !st.runs.some((r) => r.status === "running")) await refreshConsole();
       schedule();
     }
 
