@@ -295,7 +295,11 @@
       renderHead();
       renderBody();
       setLive(runs.some((r) => r.status === "running"));
-      st.timer = setTimeout(() => load().catch(failed), 3 * POLL_MS); // new runs, statuses, summaries
+      st.timer = setTimeout(refresh, 3 * POLL_MS); // new runs, statuses, summaries
+    }
+
+    function refresh() {
+      load().catch((error) => { if (!st.stopped) st.timer = retryLater(error, refresh); });
     }
 
     renderHead();
@@ -867,7 +871,11 @@
     function schedule() {
       const running = st.runs.some((r) => r.status === "running");
       setLive(running);
-      if (running && !st.stopped) st.timer = setTimeout(() => tick().catch(failed), POLL_MS);
+      if (running && !st.stopped) st.timer = setTimeout(refresh, POLL_MS);
+    }
+
+    function refresh() {
+      tick().catch((error) => { if (!st.stopped) st.timer = retryLater(error, refresh); });
     }
 
     (async () => {
@@ -899,10 +907,24 @@
     document.getElementById("live-indicator").hidden = !on;
   }
 
+  // A refresh that failed (the server restarting, a network blip) keeps the page as it is,
+  // says so in the header and tries again; a key problem still asks for the key.
+  function retryLater(error, again) {
+    if (error instanceof KeyNeeded) return failed(error);
+    const note = document.getElementById("conn-status");
+    note.textContent = `refresh failed (${error.message}); retrying`;
+    note.hidden = false;
+    return setTimeout(() => {
+      note.hidden = true;
+      again();
+    }, 3 * POLL_MS);
+  }
+
   function route() {
     if (view) view.stop();
     view = null;
     setLive(false);
+    document.getElementById("conn-status").hidden = true;
     document.getElementById("forget-key").hidden = !sessionStorage.getItem(KEY_ITEM);
     const hash = location.hash.replace(/^#/, "");
     const match = hash.match(/^\/runs\/(.+)$/);
