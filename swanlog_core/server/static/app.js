@@ -240,7 +240,7 @@
         table.querySelectorAll("input.run-select").forEach((c) => { c.checked = all.checked; });
         updateCompare();
       } });
-      table.replaceChildren(el("thead", {}, el("tr", {}, el("th", {}, all),
+      table.replaceChildren(el("thead", { dataset: { columns: st.columns.join("\n") } }, el("tr", {}, el("th", {}, all),
         BASE_COLUMNS.map((c) => th(c.key, c.label)),
         st.columns.map((c) => th(c, c.slice(c.indexOf(":") + 1), true)))), table.tBodies[0] || el("tbody"));
     }
@@ -292,7 +292,7 @@
       project.replaceChildren(el("option", { value: "" }, "All projects"),
         ...projects.map((p) => el("option", { value: p, selected: p === chosen }, p)));
       renderPicker(available);
-      renderHead();
+      if (!table.tHead || table.tHead.dataset.columns !== st.columns.join("\n")) renderHead(); // keep "select all"
       renderBody();
       setLive(runs.some((r) => r.status === "running"));
       st.timer = setTimeout(refresh, 3 * POLL_MS); // new runs, statuses, summaries
