@@ -47,6 +47,7 @@ __all__ = [
     "resolve_logdir",
     "dumps_json",
     "iter_line_chunks",
+    "iter_step_chunks",
     "iter_metric_files",
     "run_dir_name",
     "scan_columns",
@@ -239,10 +240,17 @@ def iter_line_chunks(body: bytes) -> Iterator[bytes]:
 def _tiles(skeleton: bytes, line: bytes) -> int | None:
     """How many copies of ``line`` make up ``skeleton`` exactly, or None."""
     n, rest = divmod(len(skeleton), len(line))
-    return n if not rest and skeleton.count(line) == n else None
+    # Building the expected bytes and comparing them (memcpy, memcmp) is ~10x faster than
+    # skeleton.count(line).
+    return n if not rest and skeleton == line * n else None
 
 
-def _chunk_columns(chunk: bytes) -> tuple[list[Any], list[Any], list[Any]] | None:
+def _chunk_flat(chunk: bytes) -> tuple[list[Any], bool] | None:
+    """The numbers of a chunk of the writer's lines as one list ``[None, S, V, T, S, V, T, ...]``.
+
+    Returns the list and whether a non-finite value occurs (each is then [code], see
+    ``_NONFINITE_BY_CODE``), or None when a line is not the writer's.
+    """
     skeleton = chunk.translate(None, _NUMBER_CHARS_NO_E)
     nonfinite = b"N" in skeleton or b"I" in skeleton
     if nonfinite:  # "-Infinity" lost its "-" to the translate
@@ -267,16 +275,24 @@ def _chunk_columns(chunk: bytes) -> tuple[list[Any], list[Any], list[Any]] | Non
         return None
     if len(flat) != 3 * n + 1:
         return None
-    steps, values, ts = flat[1::3], flat[2::3], flat[3::3]
     try:
-        array("Q", steps)  # ints >= 0 (floats, lists and negative ints raise), in C
+        array("Q", flat[1::3])  # steps are ints >= 0 (floats, lists and negative ints raise), in C
         if nonfinite:
-            array("d", ts)  # numbers, not a non-finite value's [code]
+            array("d", flat[3::3])  # timestamps are numbers, not a non-finite value's [code]
     except (TypeError, OverflowError):
         return None
+    return flat, nonfinite
+
+
+def _chunk_columns(chunk: bytes) -> tuple[list[Any], list[Any], list[Any]] | None:
+    found = _chunk_flat(chunk)
+    if found is None:
+        return None
+    flat, nonfinite = found
+    values = flat[2::3]
     if nonfinite:
         values = [v if type(v) is not list else _NONFINITE_BY_CODE[v[0]] for v in values]
-    return steps, values, ts
+    return flat[1::3], values, flat[3::3]
 
 
 def scan_columns(body: bytes) -> tuple[list[int], list[Any], list[Any], int]:
@@ -336,10 +352,20 @@ def scan_steps(data: bytes) -> list[int]:
     keeps only the steps.
     """
     steps: list[int] = []
-    for chunk in iter_line_chunks(data[: data.rfind(b"\n") + 1]):
-        columns = _chunk_columns(chunk)
-        steps += columns[0] if columns is not None else [p.step for p in scan_points(chunk).points]
+    for chunk_steps in iter_step_chunks(data):
+        steps += chunk_steps
     return steps
+
+
+def iter_step_chunks(data: bytes) -> Iterator[list[int]]:
+    """``scan_steps`` of ``data`` a chunk (~64 KB of lines) at a time: one list per chunk.
+
+    For ``StepIndex.from_step_chunks``, which checks each list while it is in the CPU
+    cache, and never holds a list of every step of a long file.
+    """
+    for chunk in iter_line_chunks(data[: data.rfind(b"\n") + 1]):
+        found = _chunk_flat(chunk)
+        yield found[0][1::3] if found is not None else [p.step for p in scan_points(chunk).points]
 
 
 def read_json(path: Path) -> Any:

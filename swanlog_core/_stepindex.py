@@ -37,17 +37,59 @@ class StepIndex:
     @classmethod
     def from_steps(cls, steps: list[int]) -> StepIndex:
         """Build the index of the given steps (any order, duplicates allowed)."""
+        return cls.from_step_chunks((steps,))
+
+    @classmethod
+    def from_step_chunks(cls, chunks: Iterable[list[int]]) -> StepIndex:
+        """Build the index of the steps of a file read chunk by chunk (any order, duplicates allowed).
+
+        The usual file (0, 1, 2, ... or any increasing progression) is checked and added a
+        chunk at a time while the chunk is fresh in the CPU cache; at the first chunk that
+        does not continue the index that way, every step is sorted instead.
+        """
         index = cls()
-        if not steps:
-            return index
-        first, n = steps[0], len(steps)
-        stride = steps[1] - first if n > 1 else 0
-        if n == 1 or (stride > 0 and steps == list(range(first, first + n * stride, stride))):
-            index._append_segment(first, steps[-1], stride)  # the common case, checked in C
-            return index
-        for step in sorted(set(steps)):
-            index.append(step)
+        chunks = iter(chunks)
+        for steps in chunks:
+            if not index._extend_progression(steps):
+                rest = [*index, *steps]
+                for more in chunks:
+                    rest += more
+                index = cls()
+                for step in sorted(set(rest)):
+                    index.append(step)
+                break
         return index
+
+    def extend(self, steps: list[int]) -> None:
+        """Record the steps not held yet among ``steps`` (any order, duplicates allowed)."""
+        if not self._extend_progression(steps):
+            for step in steps:
+                if step not in self:
+                    self.add(step)
+
+    def _extend_progression(self, steps: list[int]) -> bool:
+        """Append ``steps`` if they are an increasing progression above every step held.
+
+        Returns False, with nothing changed, for any other list. The check builds the
+        expected list in C; appending the first three steps leaves the last progression
+        with the list's stride, so the rest is one assignment.
+        """
+        n = len(steps)
+        if not n:
+            return True
+        first, last = steps[0], steps[-1]
+        if first <= self.max:
+            return False
+        if n > 1:
+            stride = steps[1] - first
+            if stride <= 0 or last != first + (n - 1) * stride:
+                return False
+            if steps != list(range(first, last + 1, stride)):
+                return False
+        for step in steps[:3]:
+            self.append(step)
+        self.max = last
+        return True
 
     def append(self, step: int) -> None:
         """Record a step larger than every step held."""

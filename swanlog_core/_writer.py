@@ -189,7 +189,7 @@ class MetricWriter:
                     self._finish_short_write(fd, line, n)
             except OSError as exc:
                 # Nothing of this point is on disk: give the step back by rereading the file.
-                m.index = StepIndex.from_steps(_format.scan_steps(m.path.read_bytes()))
+                m.index = StepIndex.from_step_chunks(_format.iter_step_chunks(m.path.read_bytes()))
                 raise OSError(exc.errno, f"{exc.strerror}: writing metric {m.name!r} to {m.path}") from exc
             if newest:
                 m.last = num
@@ -239,7 +239,7 @@ class MetricWriter:
                 data = m.path.read_bytes()
             except FileNotFoundError:
                 data = b""
-            m.index = StepIndex.from_steps(_format.scan_steps(data))
+            m.index = StepIndex.from_step_chunks(_format.iter_step_chunks(data))
             m.last = self._value_at(m, data)
             m.reducer = self._reducer_for(m.name)
             if m.reducer is not None:
@@ -333,13 +333,12 @@ class MetricWriter:
                 stacklevel=4,
             )
             tail = tail[:end]
-        steps = _format.scan_steps(tail)
+        chunks = _format.iter_step_chunks(tail)
         if index is None:
-            index = StepIndex.from_steps(steps)
+            index = StepIndex.from_step_chunks(chunks)
         else:
-            for s in steps:
-                if s not in index:
-                    index.add(s)
+            for steps in chunks:
+                index.extend(steps)
         m.index = index
         if len(head) >= _HEAD:
             m.head = _fingerprint(head)

@@ -92,6 +92,43 @@ def test_from_steps_matches_the_set_of_steps_in_a_file(file_steps: list[int]) ->
     assert_same_set(StepIndex.from_steps(file_steps), set(file_steps), range(-1, 70))
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(steps, max_size=8), max_size=6))
+def test_from_step_chunks_matches_the_steps_of_every_chunk(chunks: list[list[int]]) -> None:
+    """Rebuilding the index chunk by chunk gives the set of all their steps, and the same
+    progressions as rebuilding it from one list of them."""
+    flat = [s for chunk in chunks for s in chunk]
+    index = StepIndex.from_step_chunks(chunks)
+    assert_same_set(index, set(flat), range(-1, 70))
+    assert index.to_json() == StepIndex.from_steps(flat).to_json()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(steps, max_size=30), st.lists(st.lists(steps, max_size=8), max_size=5))
+def test_extend_adds_exactly_the_new_steps(held: list[int], chunks: list[list[int]]) -> None:
+    """Steps appended to a file after the cached index are added to it, whatever their order."""
+    index = StepIndex.from_steps(held)
+    for chunk in chunks:
+        index.extend(chunk)
+    assert_same_set(index, set(held).union(*chunks), range(-1, 70))
+
+
+@pytest.mark.parametrize(
+    ("chunks", "segments"),
+    [
+        pytest.param([[0, 1, 2], [3, 4], [5]], [[0, 5, 1]], id="dense-across-chunks"),
+        pytest.param([[0, 10, 20, 30], [40, 50]], [[0, 50, 10]], id="strided-across-chunks"),
+        pytest.param([[0, 1, 2], [3, 13, 23]], [[0, 3, 1], [13, 23, 10]], id="stride-changes"),
+        pytest.param([[0, 1, 2], [4, 3, 5]], [[0, 5, 1]], id="out-of-order-chunk"),
+        pytest.param([[0, 1, 2, 3], [3, 4]], [[0, 4, 1]], id="duplicate-across-chunks"),
+        pytest.param([[0, 2, 3, 4]], [[0, 2, 2], [3, 4, 1]], id="not-a-progression"),
+    ],
+)
+def test_from_step_chunks_progressions(chunks: list[list[int]], segments: list[list[int]]) -> None:
+    """A file whose chunks continue one progression costs one segment; any other falls back exactly."""
+    assert StepIndex.from_step_chunks(chunks).to_json() == segments
+
+
 @pytest.mark.parametrize(
     "sequence",
     [
