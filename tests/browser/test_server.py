@@ -1,4 +1,5 @@
-"""The dashboard of a real ``swanlog server`` on SQLite, filled by ``swanlog sync``: key, runs, charts."""
+"""The dashboard of a real ``swanlog server`` on SQLite and on PostgreSQL, filled by
+``swanlog sync``: key, runs, charts."""
 
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ KEY_SUBMIT = "form#key-form button, form#key-form input[type=submit]"
 
 @pytest.mark.slow
 def test_the_server_dashboard_asks_for_the_key_then_shows_synced_runs(
-    page: Page, page_log: PageLog, tmp_path: Path
+    page: Page, page_log: PageLog, tmp_path: Path, db_url: str
 ) -> None:
     """The page asks for a key; a wrong one shows #key-error, the right one shows the synced run,
-    its 500 points, image and histogram; a reload in the same tab keeps the key (sessionStorage)."""
+    its 500 points, image and histogram; a reload in the same tab keeps the key (sessionStorage).
+    Once per database: SQLite and PostgreSQL."""
     logdir = tmp_path / "swanlog"
     run_id = run_script(BASELINE, logdir)
-    with start_server(f"sqlite:///{tmp_path / 'server.db'}") as srv:
+    with start_server(db_url) as srv:
         key = srv.create_key("vision")
         out = run_cli("sync", str(logdir), "--server", srv.url, "--api-key", key, timeout=120)
         assert out.returncode == 0, out.stdout + out.stderr
