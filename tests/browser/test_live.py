@@ -21,6 +21,15 @@ POINTS = 110  # one every 0.07 s: about 8 s of training
 PAUSE = 0.07
 
 
+def grows_to(page: Page, n: int) -> None:
+    """Wait until the live/loss chart plots at least ``n`` points."""
+    page.wait_for_function(
+        "([sel, n]) => Number(document.querySelector(sel)?.getAttribute('data-points')) >= n",
+        arg=['div.chart[data-metric="live/loss"]', n],
+        timeout=15_000,
+    )
+
+
 @pytest.mark.slow
 def test_a_live_run_grows_in_place_then_shows_finished(page: Page, tmp_path: Path) -> None:
     """While a run logs, its chart gains points without a page reload, a new metric appears,
@@ -41,11 +50,7 @@ def test_a_live_run_grows_in_place_then_shows_finished(page: Page, tmp_path: Pat
             assert first < POINTS - 30, f"the run was nearly over ({first} points) before the page showed it"
             page.evaluate("window.__marker = 1")
 
-            page.wait_for_function(
-                "([sel, n]) => Number(document.querySelector(sel)?.getAttribute('data-points')) >= n",
-                arg=['div.chart[data-metric="live/loss"]', first + 20],
-                timeout=15_000,
-            )
+            grows_to(page, first + 20)
             assert page.evaluate("window.__marker") == 1, "the page reloaded"
             expect(status).to_have_text("running")
             expect(chart(page, "live/late")).to_have_count(1)  # a metric that began after the page opened
@@ -100,11 +105,7 @@ def test_a_live_run_synced_with_watch_grows_on_the_server_dashboard(page: Page, 
             expect(loss).to_have_attribute("data-points", re.compile(r"^\d+$"))
             first = int(loss.get_attribute("data-points") or 0)
             page.evaluate("window.__marker = 1")
-            page.wait_for_function(
-                "([sel, n]) => Number(document.querySelector(sel)?.getAttribute('data-points')) >= n",
-                arg=['div.chart[data-metric="live/loss"]', first + 20],
-                timeout=15_000,
-            )
+            grows_to(page, first + 20)
             expect(status).to_have_text("finished", timeout=20_000)
             expect(reveal(chart(page, "live/loss"))).to_have_attribute("data-points", str(POINTS))
             assert page.evaluate("window.__marker") == 1, "the page reloaded"
