@@ -55,13 +55,12 @@ def server(ctx: click.Context, db_url: str | None, host: str, port: int) -> None
     if ctx.invoked_subcommand is not None:
         return
     from swanlog_core.server import Settings, create_app
-    from swanlog_core.server.serve import bind, serve
+    from swanlog_core.server.serve import bind, serve, url_of
 
     store = _open(db_url)
     try:
         sock = bind(host, port)
-        shown = f"[{host}]" if ":" in host else host
-        address = f"http://{shown}:{sock.getsockname()[1]}"
+        address = url_of(host, sock)
         try:
             serve(create_app(Settings(), store), sock, lambda: _announce(address))
         finally:

@@ -52,7 +52,6 @@ __all__ = [
     "run_dir_name",
     "scan_columns",
     "scan_points",
-    "scan_steps",
     "writer_columns",
 ]
 
@@ -345,23 +344,13 @@ def writer_columns(body: bytes) -> tuple[list[int], list[Any], list[Any]] | None
     return steps, values, ts
 
 
-def scan_steps(data: bytes) -> list[int]:
-    """The steps of the complete, valid points in a metric file's bytes, in file order.
+def iter_step_chunks(data: bytes) -> Iterator[list[int]]:
+    """The steps of the complete, valid points in a metric file's bytes, in file order, a
+    chunk (~64 KB of lines) at a time: one list per chunk.
 
     Exact: a step is listed iff a valid point line holds it. As ``scan_columns``, but
-    keeps only the steps.
-    """
-    steps: list[int] = []
-    for chunk_steps in iter_step_chunks(data):
-        steps += chunk_steps
-    return steps
-
-
-def iter_step_chunks(data: bytes) -> Iterator[list[int]]:
-    """``scan_steps`` of ``data`` a chunk (~64 KB of lines) at a time: one list per chunk.
-
-    For ``StepIndex.from_step_chunks``, which checks each list while it is in the CPU
-    cache, and never holds a list of every step of a long file.
+    keeps only the steps, and never holds a list of every step of a long file
+    (``StepIndex.from_step_chunks`` checks each list while it is in the CPU cache).
     """
     for chunk in iter_line_chunks(data[: data.rfind(b"\n") + 1]):
         found = _chunk_flat(chunk)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-__all__ = ["MAX_POINTS", "MIN_POINTS", "pick"]
+__all__ = ["MAX_POINTS", "MIN_POINTS", "all_finite", "pick"]
 
 MIN_POINTS = 2  # the smallest max_points: one bucket, its extremes and the last point
 MAX_POINTS = 20_000
@@ -33,7 +33,7 @@ _NUMBER = frozenset((int, float))
 _NONFINITE = frozenset(("NaN", "Infinity", "-Infinity"))
 
 
-def _all_finite(values: Sequence[Any]) -> bool:
+def all_finite(values: Sequence[Any]) -> bool:
     """True when every value is an int or a finite float, decided at C speed."""
     if not set(map(type, values)) <= _NUMBER:
         return False
@@ -98,12 +98,12 @@ def pick(values: Sequence[Any], max_points: int) -> list[int]:
     buckets = max_points // 2
     # Bucket k holds positions ceil(k*n/B) .. ceil((k+1)*n/B) - 1, i.e. i*B//n == k.
     bounds = [-(-k * n // buckets) for k in range(buckets + 1)]
-    fast = _all_finite(values)
+    fast = all_finite(values)
     out: list[int] = []
     for k in range(buckets):
         start, end = bounds[k], bounds[k + 1]
         chunk = values[start:end]
-        if fast or _all_finite(chunk):
+        if fast or all_finite(chunk):
             lo = start + chunk.index(min(chunk))
             hi = start + chunk.index(max(chunk))
             if lo == hi:

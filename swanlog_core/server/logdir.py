@@ -39,7 +39,7 @@ from .._format import METRICS_DIR, RUN_JSON, parse_run_dir_name, read_json
 from .._names import name_to_path
 from ..errors import CorruptRunError, Error, InvalidValueError
 from ..reader import RunView, metric_names_in, parse_points
-from .downsample import pick
+from .downsample import all_finite, pick
 from .errors import ConflictError, NotFoundError
 from .store import DOC_FIELDS, LIST_FIELDS
 
@@ -54,12 +54,8 @@ _NONFINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 
 def _api_values(values: list[Any]) -> list[Any]:
     """The values as the API spells them: non-finite floats as strings (media dicts stay)."""
-    if set(map(type, values)) <= {int, float}:
-        try:
-            if math.isfinite(math.fsum(values)):
-                return values  # the common case, decided at C speed
-        except (OverflowError, ValueError):
-            pass
+    if all_finite(values):
+        return values  # the common case, decided at C speed
     return [
         ("NaN" if v != v else _NONFINITE.get(v, v)) if type(v) is float and not math.isfinite(v) else v
         for v in values

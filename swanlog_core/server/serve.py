@@ -21,7 +21,7 @@ import uvicorn
 
 from ..errors import Error
 
-__all__ = ["bind", "is_loopback", "serve", "serve_logdir"]
+__all__ = ["bind", "is_loopback", "serve", "serve_logdir", "url_of"]
 
 WATCH_PORT = 5093
 
@@ -59,6 +59,12 @@ def bind(host: str, port: int) -> socket.socket:
         raise Error(f"cannot listen on {host}:{port}: {exc}") from exc
     sock.set_inheritable(True)
     return sock
+
+
+def url_of(host: str, sock: socket.socket) -> str:
+    """The http URL of a socket that ``bind`` made on ``host`` (an IPv6 host in brackets)."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{sock.getsockname()[1]}"
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
@@ -135,8 +141,7 @@ def serve_logdir(
     store = LogdirStore(logdir)
     try:
         sock = bind(host, port)
-        shown = f"[{host}]" if ":" in host else host
-        url = f"http://{shown}:{sock.getsockname()[1]}"
+        url = url_of(host, sock)
         announce = on_listening or (lambda u: print(f"swanlog watch listening on {u}", flush=True))
         try:
             serve(create_app(Settings(auth=False), store), sock, lambda: announce(url))

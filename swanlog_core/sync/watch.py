@@ -8,8 +8,8 @@ watching a root (ENOSPC, ``max_user_watches``; EMFILE with older watchdog). Eith
 the watcher goes on with the polling observer and warns, naming the limit to raise.
 
 Events only mark a run as worth a look and wake the sync loop: the loop also rescans
-every run on a timer, so a lost event (an inotify queue overflow, a watch limit, an
-observer that died) delays sync by one rescan at most and never stops it.
+every run on a timer, so a lost event (an inotify queue overflow, an observer that
+died) delays sync by one rescan at most and never stops it.
 """
 
 from __future__ import annotations

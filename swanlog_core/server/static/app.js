@@ -75,11 +75,6 @@
   }
 
   const getJSON = async (path) => (await request(path)).json();
-  // A metric that one of the compared runs does not have is an empty series there.
-  const getPoints = (path) => getJSON(path).catch((error) => {
-    if (error.status === 404) return { points: [], total: 0 };
-    throw error;
-  });
   const runPath = (id) => `/runs/${encodeURIComponent(id)}`;
   // The name goes in the query: a browser drops a path segment "." or ".." even percent-encoded.
   const pointsPath = (id, name, query) => `${runPath(id)}/points?metric=${encodeURIComponent(name)}&${query}`;
@@ -198,10 +193,6 @@
     return String(a).localeCompare(String(b));
   }
 
-  async function fetchRunsWithDocs() {
-    return (await getJSON("/runs?fields=config,summary")).runs;
-  }
-
   function runsView() {
     const saved = JSON.parse(localStorage.getItem("swanlog.columns") || "null");
     const st = { runs: [], sort: { key: "created", dir: -1 }, columns: saved || [], chosen: saved !== null, timer: null, stopped: false };
@@ -282,7 +273,7 @@
     }
 
     async function load() {
-      const runs = await fetchRunsWithDocs();
+      const { runs } = await getJSON("/runs?fields=config,summary"); // the table's columns in one request
       if (st.stopped) return;
       st.runs = runs;
       const available = extraColumns(runs);
@@ -334,7 +325,7 @@
 
     // The whole series, downsampled by the server when it is long.
     async load() {
-      const body = await getPoints(pointsPath(this.runId, this.name, `max_points=${MAX_POINTS}`));
+      const body = await getJSON(pointsPath(this.runId, this.name, `max_points=${MAX_POINTS}`));
       this.steps = []; this.values = []; this.ts = []; this.media = [];
       this.add(body.points);
       this.total = typeof body.total === "number" ? body.total : body.points.length;
@@ -344,7 +335,7 @@
     // Points logged since the last call; a long tail is folded back into a downsampled load.
     async update() {
       if (!this.loaded) return this.load();
-      const body = await getPoints(pointsPath(this.runId, this.name, `after_step=${this.last}&limit=10000`));
+      const body = await getJSON(pointsPath(this.runId, this.name, `after_step=${this.last}&limit=10000`));
       this.add(body.points);
       this.total += body.points.length; this.tail += body.points.length;
       if (this.tail > MAX_POINTS || body.points.length === 10000) await this.load();
@@ -355,7 +346,7 @@
     async loadAll() {
       const all = [];
       for (let after = -1; ;) {
-        const body = await getPoints(pointsPath(this.runId, this.name, `after_step=${after}&limit=10000`));
+        const body = await getJSON(pointsPath(this.runId, this.name, `after_step=${after}&limit=10000`));
         all.push(...body.points);
         if (body.points.length < 10000) break;
         after = body.points[body.points.length - 1].step;
