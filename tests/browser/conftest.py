@@ -83,7 +83,12 @@ def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
 
 @dataclass
 class PageLog:
-    """What a test's page did: every request, the ones refused, errors and dialogs."""
+    """What a test's page did: the requests it made, the ones refused, errors and dialogs.
+
+    ``requests`` holds what reached the network layer. Chromium announces a fetch that the page's
+    Content-Security-Policy refuses as a request too, at times, so the ``request`` event would
+    count fetches that never happened; the route sees only the real ones.
+    """
 
     requests: list[str] = field(default_factory=list)
     external: list[str] = field(default_factory=list)
@@ -121,6 +126,7 @@ def page(browser: Browser, page_log: PageLog) -> Iterator[Page]:
 
     def route(r: Route) -> None:
         url = r.request.url
+        page_log.requests.append(url)
         parts = urlsplit(url)
         if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOCAL_HOSTS:
             page_log.external.append(url)
@@ -138,7 +144,6 @@ def page(browser: Browser, page_log: PageLog) -> Iterator[Page]:
 
     context.route("**/*", route)
     p = context.new_page()
-    p.on("request", lambda req: page_log.requests.append(req.url))
     p.on("pageerror", lambda exc: page_log.page_errors.append(str(exc)))
     p.on("console", on_console)
     p.on("dialog", on_dialog)
