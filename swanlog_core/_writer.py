@@ -324,8 +324,8 @@ class MetricWriter:
             tail = f.read()
         end = tail.rfind(b"\n") + 1
         if end < len(tail):
-            # A torn last line (power loss, or a disk that filled): never a returned
-            # point. Cut it so the next line does not glue onto it.
+            # A torn last line (a kill during the write, power loss, a disk that
+            # filled): never a returned point. Cut it so the next line does not glue onto it.
             os.truncate(m.path, start + end)
             warnings.warn(
                 f"metric {m.name!r}: removed an incomplete last line ({len(tail) - end} bytes) from {m.path}",

@@ -25,6 +25,11 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
     """Every line of a metric file as a dict, asserting each is a well-formed point line."""
     data = path.read_bytes()
     assert data == b"" or data.endswith(b"\n"), f"{path}: last line is not terminated"
+    return parse_lines(data)
+
+
+def parse_lines(data: bytes) -> list[dict[str, Any]]:
+    """Each ``\\n``-terminated line of ``data`` as a dict, asserting each is a well-formed point line."""
     out = []
     for raw in data.split(b"\n")[:-1]:
         obj = json.loads(raw.decode("utf-8"), parse_constant=_no_bare_constants)
