@@ -33,6 +33,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .errors import NotFoundError
+from .limits import accepts_gzip
 
 __all__ = ["PAGE_HEADERS", "STATIC_DIR", "Assets", "dashboard_routes", "plotly_bundle"]
 
@@ -137,24 +138,6 @@ class Assets:
         return asset
 
 
-def _accepts_gzip(header: str | None) -> bool:
-    """True when an Accept-Encoding header accepts gzip (``gzip`` or ``*`` with q above 0)."""
-    if not header:
-        return False
-    for item in header.split(","):
-        coding, _, params = item.strip().partition(";")
-        if coding.strip().lower() not in ("gzip", "x-gzip", "*"):
-            continue
-        q = params.strip().lower()
-        if q.startswith("q="):
-            try:
-                return float(q[2:]) > 0
-            except ValueError:
-                return False
-        return True
-    return False
-
-
 def _matches(if_none_match: str | None, etag: str) -> bool:
     """If-None-Match (weak comparison, as a GET uses) names ``etag`` or is ``*``."""
     if not if_none_match:
@@ -165,7 +148,7 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 
 async def _answer(request: Request, asset: _Asset, headers: dict[str, str]) -> Response:
     """The asset, or a 304 when the client holds it; gzipped when the client accepts that."""
-    gz = _accepts_gzip(request.headers.get("accept-encoding")) and len(asset.body) > 256
+    gz = accepts_gzip(request.headers.get("accept-encoding")) and len(asset.body) > 256
     # The gzip form is another representation: it gets its own ETag.
     etag = asset.etag[:-1] + '-gzip"' if gz else asset.etag
     headers = {**headers, "ETag": etag, "Vary": "Accept-Encoding", "X-Content-Type-Options": "nosniff"}

@@ -12,7 +12,7 @@ from typing import AsyncIterator
 
 from .errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaError
 
-__all__ = ["gunzip", "is_gzip", "read_body"]
+__all__ = ["accepts_gzip", "gunzip", "is_gzip", "read_body"]
 
 _CHUNK = 1 << 20  # inflate at most this much per step
 _GZIP = 16 + zlib.MAX_WBITS  # wbits for a gzip header and trailer
@@ -77,3 +77,21 @@ def gunzip(data: bytes, limit: int, what: str) -> bytes:
     except zlib.error as exc:
         raise BadRequestError(f"{what} is not valid gzip: {exc}") from None
     return b"".join(out)
+
+
+def accepts_gzip(header: str | None) -> bool:
+    """True when an Accept-Encoding header accepts gzip (``gzip`` or ``*`` with q above 0)."""
+    if not header:
+        return False
+    for item in header.split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() not in ("gzip", "x-gzip", "*"):
+            continue
+        q = params.strip().lower()
+        if q.startswith("q="):
+            try:
+                return float(q[2:]) > 0
+            except ValueError:
+                return False
+        return True
+    return False

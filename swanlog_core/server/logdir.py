@@ -331,12 +331,17 @@ class LogdirStore:
         run_dir = self._run_dir(run_id)
         return None if run_dir is None else self._row(run_id, run_dir, DOC_FIELDS)
 
+    def runs_rev(self, projects: Iterable[str] | None) -> None:
+        """None: the files keep no revisions, so every list is whole."""
+        return None
+
     def list_runs(
-        self, projects: Iterable[str] | None, documents: tuple[str, ...] = ()
+        self, projects: Iterable[str] | None, documents: tuple[str, ...] = (), since: int | None = None
     ) -> list[dict[str, Any]]:
         """The list columns (and ``documents``) of the runs in ``projects`` (None: all), newest first.
 
-        Folders whose run.json is missing or unreadable are left out.
+        Folders whose run.json is missing or unreadable are left out. ``since`` is ignored
+        (``runs_rev`` is None): every run is listed.
 
         Raises:
             ConflictError: two folders hold one run id.

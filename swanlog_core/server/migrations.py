@@ -10,6 +10,10 @@ Points are stored compactly: one row per (metric id, step), ``WITHOUT ROWID`` in
 SQLite. ``value`` holds a finite number, else NULL (SQLite turns a NaN REAL into NULL
 anyway), and ``extra`` holds "NaN", "Infinity", "-Infinity" or a media description's
 JSON. In SQLite ``value`` has no declared type, so an integer stays an integer.
+
+Version 2 gives each run a revision, ``rev``: every create or update of a run sets it
+above every other run's, in commit order, so ``GET /runs?since=REV`` can answer only
+what changed (the dashboard's runs table polls that way).
 """
 
 from __future__ import annotations
@@ -43,6 +47,14 @@ SQLITE: list[tuple[int, list[str]]] = [
             " PRIMARY KEY (rid, path))",
         ],
     ),
+    (
+        2,
+        [
+            "ALTER TABLE runs ADD COLUMN rev INTEGER NOT NULL DEFAULT 0",
+            "UPDATE runs SET rev = rid",
+            "CREATE INDEX runs_project_rev ON runs (project, rev)",
+        ],
+    ),
 ]
 
 POSTGRES: list[tuple[int, list[str]]] = [
@@ -61,6 +73,15 @@ POSTGRES: list[tuple[int, list[str]]] = [
             " extra TEXT, ts DOUBLE PRECISION NOT NULL, PRIMARY KEY (mid, step))",
             "CREATE TABLE files (rid BIGINT NOT NULL, path TEXT NOT NULL, data BYTEA NOT NULL,"
             " PRIMARY KEY (rid, path))",
+        ],
+    ),
+    (
+        2,
+        [
+            "CREATE SEQUENCE runs_rev_seq",
+            "ALTER TABLE runs ADD COLUMN rev BIGINT NOT NULL DEFAULT 0",
+            "UPDATE runs SET rev = nextval('runs_rev_seq')",
+            "CREATE INDEX runs_project_rev ON runs (project, rev)",
         ],
     ),
 ]

@@ -29,6 +29,7 @@ __all__ = ["PostgresStore"]
 POOL_SIZE = 10
 CONNECT_TIMEOUT_S = 10
 _MIGRATION_LOCK = 0x5377616E6C6F67  # "Swanlog": the advisory lock id of schema changes
+_RUN_REV_LOCK = _MIGRATION_LOCK + 1  # held by each run write until it commits
 
 # Temporary, per connection; emptied at each commit. ``seq`` keeps the batch's line order.
 _INCOMING = (
@@ -126,13 +127,17 @@ class PostgresStore:
     def put_run(self, run_id: str, fields: dict[str, Any]) -> bool:
         """Create or update a run; True if it was created."""
         with self._pool.connection() as conn, conn.transaction():
+            # Run writes queue on this lock until they commit, so their revisions follow
+            # commit order (``runs_rev``). They are rare: a few per run, not per point.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_RUN_REV_LOCK,))
             row = conn.execute("SELECT project FROM runs WHERE id = %s FOR UPDATE", (run_id,)).fetchone()
             if row is None:
                 if "project" not in fields:
                     raise BadRequestError(f'run {run_id} does not exist yet: "project" is required')
                 cols = ["id", *fields]
                 created = conn.execute(
-                    f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})"
+                    f"INSERT INTO runs ({', '.join(cols)}, rev)"
+                    f" VALUES ({', '.join(['%s'] * len(cols))}, nextval('runs_rev_seq'))"
                     " ON CONFLICT (id) DO NOTHING RETURNING rid",
                     (run_id, *fields.values()),
                 ).fetchone()
@@ -145,7 +150,10 @@ class PostgresStore:
                 raise ConflictError(f"run {run_id} exists in project {row[0]!r}, not {fields['project']!r}")
             if fields:
                 sets = ", ".join(f"{c} = %s" for c in fields)
-                conn.execute(f"UPDATE runs SET {sets} WHERE id = %s", (*fields.values(), run_id))
+                conn.execute(
+                    f"UPDATE runs SET {sets}, rev = nextval('runs_rev_seq') WHERE id = %s",
+                    (*fields.values(), run_id),
+                )
             return False
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
@@ -155,16 +163,31 @@ class PostgresStore:
             row = conn.execute(sql, (run_id,)).fetchone()
         return None if row is None else dict(zip(RUN_FIELDS, row))
 
-    def list_runs(
-        self, projects: Iterable[str] | None, documents: tuple[str, ...] = ()
-    ) -> list[dict[str, Any]]:
-        """The list columns (and ``documents``) of every run in ``projects`` (None: all), newest first."""
-        where, params = "", ()  # type: tuple[str, tuple[Any, ...]]
+    def runs_rev(self, projects: Iterable[str] | None) -> int:
+        """The revision of the newest change to a run in ``projects`` (None: all), 0 for none."""
+        sql, params = "SELECT COALESCE(MAX(rev), 0) FROM runs", ()  # type: tuple[str, tuple[Any, ...]]
         if projects is not None:
-            where, params = " WHERE project = ANY(%s)", (list(projects),)
+            sql, params = sql + " WHERE project = ANY(%s)", (list(projects),)
+        with self._pool.connection() as conn, conn.transaction():
+            return conn.execute(sql, params).fetchone()[0]
+
+    def list_runs(
+        self, projects: Iterable[str] | None, documents: tuple[str, ...] = (), since: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The list columns (and ``documents``) of every run in ``projects`` (None: all), newest first;
+        with ``since``, of those changed after that revision."""
+        where: list[str] = []
+        params: list[Any] = []
+        if projects is not None:
+            where.append("project = ANY(%s)")
+            params.append(list(projects))
+        if since is not None:
+            where.append("rev > %s")
+            params.append(since)
+        cond = f" WHERE {' AND '.join(where)}" if where else ""
         # NULLS LAST: as SQLite orders them
         columns = (*LIST_FIELDS, *documents)  # documents: names checked by the app against DOC_FIELDS
-        sql = f"SELECT {', '.join(columns)} FROM runs{where} ORDER BY created DESC NULLS LAST, id"
+        sql = f"SELECT {', '.join(columns)} FROM runs{cond} ORDER BY created DESC NULLS LAST, id"
         with self._pool.connection() as conn, conn.transaction():
             return [dict(zip(columns, r)) for r in conn.execute(sql, params)]
 

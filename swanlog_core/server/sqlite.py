@@ -31,6 +31,8 @@ POOL_SIZE = 8
 _INSERT_POINTS = "INSERT OR IGNORE INTO points (mid, step, value, extra, ts) VALUES (?, ?, ?, ?, ?)"
 _POINTS = "SELECT step, value, extra, ts FROM points WHERE mid = ? AND step > ? ORDER BY step LIMIT ?"
 _POINTS_AT = "SELECT step, value, extra, ts FROM points WHERE mid = ? AND step IN"
+# Under the write lock of BEGIN IMMEDIATE, so revisions follow commit order.
+_NEXT_REV = "(SELECT COALESCE(MAX(rev), 0) + 1 FROM runs)"
 _STEPS_PER_QUERY = 900  # bound parameters per statement: old SQLite builds allow 999
 
 
@@ -147,7 +149,8 @@ class SQLiteStore:
                     raise BadRequestError(f'run {run_id} does not exist yet: "project" is required')
                 cols = ["id", *fields]
                 conn.execute(
-                    f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                    f"INSERT INTO runs ({', '.join(cols)}, rev)"
+                    f" VALUES ({', '.join('?' * len(cols))}, {_NEXT_REV})",
                     (run_id, *fields.values()),
                 )
                 return True
@@ -155,7 +158,8 @@ class SQLiteStore:
                 raise ConflictError(f"run {run_id} exists in project {row[0]!r}, not {fields['project']!r}")
             if fields:
                 sets = ", ".join(f"{c} = ?" for c in fields)
-                conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*fields.values(), run_id))
+                sql = f"UPDATE runs SET {sets}, rev = {_NEXT_REV} WHERE id = ?"
+                conn.execute(sql, (*fields.values(), run_id))
             return False
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
@@ -164,20 +168,36 @@ class SQLiteStore:
             row = conn.execute(f"SELECT {', '.join(RUN_FIELDS)} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else dict(zip(RUN_FIELDS, row))
 
+    def runs_rev(self, projects: Iterable[str] | None) -> int:
+        """The revision of the newest change to a run in ``projects`` (None: all), 0 for none."""
+        sql, wanted = "SELECT COALESCE(MAX(rev), 0) FROM runs", []
+        if projects is not None:
+            wanted = list(projects)
+            sql += f" WHERE project IN ({', '.join('?' * len(wanted))})" if wanted else " WHERE 0"
+        with self._pool.connection() as conn:
+            return conn.execute(sql, wanted).fetchone()[0]
+
     def list_runs(
-        self, projects: Iterable[str] | None, documents: tuple[str, ...] = ()
+        self, projects: Iterable[str] | None, documents: tuple[str, ...] = (), since: int | None = None
     ) -> list[dict[str, Any]]:
-        """The list columns (and ``documents``) of every run in ``projects`` (None: all), newest first."""
-        where, wanted = "", []
+        """The list columns (and ``documents``) of every run in ``projects`` (None: all), newest first;
+        with ``since``, of those changed after that revision."""
+        where: list[str] = []
+        params: list[Any] = []
         if projects is not None:
             wanted = list(projects)
             if not wanted:
                 return []
-            where = f" WHERE project IN ({', '.join('?' * len(wanted))})"
+            where.append(f"project IN ({', '.join('?' * len(wanted))})")
+            params += wanted
+        if since is not None:
+            where.append("rev > ?")
+            params.append(since)
         columns = (*LIST_FIELDS, *documents)  # documents: names checked by the app against DOC_FIELDS
-        sql = f"SELECT {', '.join(columns)} FROM runs{where} ORDER BY created DESC, id"
+        cond = f" WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT {', '.join(columns)} FROM runs{cond} ORDER BY created DESC, id"
         with self._pool.connection() as conn:
-            return [dict(zip(columns, r)) for r in conn.execute(sql, wanted)]
+            return [dict(zip(columns, r)) for r in conn.execute(sql, params)]
 
     # -- points -----------------------------------------------------------------------------
 

@@ -72,14 +72,25 @@ class ReadStore(Protocol):
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         """Every column of a run (documents still as JSON text), or None."""
 
+    def runs_rev(self, projects: Iterable[str] | None) -> int | None:
+        """The revision of the newest change to a run in ``projects`` (None: every run), 0 for
+        none; None if the store keeps no revisions.
+
+        Every create or update of a run gives it a revision above all others, in commit
+        order, so a run committed after this call always gets a larger one. Read it before
+        ``list_runs(..., since=...)``: a client that asks next time with the revision it got
+        misses no change. A store without revisions (a logdir) answers None.
+        """
+
     def list_runs(
-        self, projects: Iterable[str] | None, documents: tuple[str, ...] = ()
+        self, projects: Iterable[str] | None, documents: tuple[str, ...] = (), since: int | None = None
     ) -> list[dict[str, Any]]:
         """The list columns of every run in ``projects`` (None: every run), newest created first.
 
         The keyed app always names the key's projects; None comes from an app without keys
         (``Settings(auth=False)``). ``documents`` (a subset of DOC_FIELDS) adds those
-        documents, as JSON text, to each run (the dashboard's runs table shows them).
+        documents, as JSON text, to each run (the dashboard's runs table shows them). With
+        ``since``, only the runs whose revision is above it (ignored where ``runs_rev`` is None).
         """
 
     def metric_names(self, run_id: str) -> list[str]:

@@ -567,7 +567,8 @@ def test_a_key_cannot_create_a_run_in_another_project(api: Api) -> None:
 def test_the_run_list_hides_other_projects(api: Api) -> None:
     """A key's run list never shows runs of projects the key lacks."""
     assert api.run not in [r["id"] for r in api.b.get("/api/v1/runs").json()["runs"]]
-    assert api.b.get("/api/v1/runs").json() == {"runs": []}
+    # Its revision is that of its own projects' runs: none, whatever the others do.
+    assert api.b.get("/api/v1/runs").json() == {"runs": [], "rev": 0}
 
 
 def test_run_list_is_newest_first_with_undated_runs_last(api: Api) -> None:
@@ -576,3 +577,46 @@ def test_run_list_is_newest_first_with_undated_runs_last(api: Api) -> None:
         api.a.put(f"/api/v1/runs/{api.run}_{suffix}", json={"project": api.p, "created": created})
     ids = [r["id"] for r in api.a.get("/api/v1/runs", params={"project": api.p}).json()["runs"]]
     assert ids == [f"{api.run}_new", f"{api.run}_old", api.run]
+
+
+def test_the_run_list_since_a_revision_answers_what_changed(api: Api) -> None:
+    """GET /runs answers a revision; ?since=REV answers only the runs created or updated after it."""
+    first = api.a.get("/api/v1/runs", params={"fields": "summary"}).json()
+    assert [r["id"] for r in first["runs"]] == [api.run] and first["rev"] > 0
+    since = {"fields": "summary", "since": first["rev"]}
+    assert api.a.get("/api/v1/runs", params=since).json() == {"runs": [], "rev": first["rev"]}
+
+    api.a.put(f"/api/v1/runs/{api.run}", json={"summary": {"loss": 0.25}})
+    api.a.put(f"/api/v1/runs/{api.run}_new", json={"project": api.p})
+    api.b.put(f"/api/v1/runs/{api.run}_other", json={"project": api.q})  # another project's change
+    later = api.a.get("/api/v1/runs", params=since).json()
+    assert sorted(r["id"] for r in later["runs"]) == [api.run, f"{api.run}_new"]
+    assert next(r for r in later["runs"] if r["id"] == api.run)["summary"] == {"loss": 0.25}
+    assert later["rev"] > first["rev"]
+    nothing = {"runs": [], "rev": later["rev"]}
+    assert api.a.get("/api/v1/runs", params={"since": later["rev"]}).json() == nothing
+
+
+@pytest.mark.parametrize("since", ["-1", "x", "1.5", ""])
+def test_a_bad_since_is_a_400_naming_it(api: Api, since: str) -> None:
+    """since must be a revision: a non-negative integer."""
+    r = api.a.get("/api/v1/runs", params={"since": since})
+    assert r.status_code == 400 and "since" in r.json()["error"]
+
+
+def test_long_json_answers_are_gzipped_for_clients_that_accept_it(api: Api) -> None:
+    """A run list, a run or a page of points over 64 KiB goes gzipped when asked, plain otherwise."""
+    config = {f"key{i}": "v" * 100 for i in range(1000)}  # ~110 KB
+    api.a.put(f"/api/v1/runs/{api.run}", json={"config": config})
+    records = ndjson(*({"metric": "m", "step": s, "value": s / 7, "ts": 1.5} for s in range(5000)))
+    assert api.a.post(f"/api/v1/runs/{api.run}/records", content=records).status_code == 200
+    run, points = f"/api/v1/runs/{api.run}", f"/api/v1/runs/{api.run}/metrics/m"
+    for path, params in [("/api/v1/runs", {"fields": "config"}), (run, {}), (points, {})]:
+        zipped = api.a.get(path, params=params, headers={"Accept-Encoding": "gzip"})
+        plain = api.a.get(path, params=params, headers={"Accept-Encoding": "identity"})
+        assert zipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+        assert int(zipped.headers["content-length"]) < len(plain.content) / 4
+        assert zipped.json() == plain.json()
+    assert api.a.get("/api/v1/runs", params={"fields": "config"}).json()["runs"][0]["config"] == config
+    short = api.a.get(f"/api/v1/runs/{api.run}/metrics", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in short.headers  # not worth it under 64 KiB

@@ -310,7 +310,7 @@ def test_app_answers_reads_without_a_key(client: Client, logdir: Path) -> None:
     """The keyless app answers the run list, a run, its metrics and a page of points with no key."""
     make_run(logdir, "r", metrics={"train/loss": line(0, "NaN") + line(1, 0.5)})
     assert [r["id"] for r in client.get("/api/v1/runs").json()["runs"]] == ["r"]
-    assert client.get("/api/v1/runs", params={"project": "nope"}).json() == {"runs": []}
+    assert client.get("/api/v1/runs", params={"project": "nope"}).json() == {"runs": [], "rev": None}
     assert client.get("/api/v1/runs/r").json()["config"] == {"lr": 0.001}
     assert client.get("/api/v1/runs/r/metrics").json() == {"metrics": ["train/loss"]}
     r = client.get("/api/v1/runs/r/metrics/train/loss", params={"after_step": 0})

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import orjson
+import psycopg
 import pytest
 
 from swanlog_core.errors import Error
-from swanlog_core.server import Store, open_store
+from swanlog_core.server import Store, migrations, open_store
 from swanlog_core.server.auth import authenticate, create_key, key_id_of
 from swanlog_core.server.errors import NotFoundError, UnauthorizedError
 from swanlog_core.server.records import parse_batch
@@ -119,3 +121,83 @@ def test_unsupported_url_is_an_error() -> None:
     """open_store refuses a URL that is neither sqlite:/// nor postgresql://."""
     with pytest.raises(Error, match="not supported"):
         open_store("mysql://localhost/db")
+
+
+# -- run revisions (GET /runs?since=REV) -------------------------------------------------
+
+
+def test_every_run_write_raises_its_projects_revision(store: Store) -> None:
+    """A create or update of a run gives it a revision above all others; list_runs(since=) answers
+    exactly the runs written after that revision, per project."""
+    assert store.runs_rev(None) == 0 and store.list_runs(None, since=0) == []
+    store.put_run("r1", {"project": "p"})
+    rev1 = store.runs_rev(["p"])
+    assert rev1 > 0 and [r["id"] for r in store.list_runs(["p"], since=0)] == ["r1"]
+    store.put_run("r2", {"project": "q"})
+    assert store.runs_rev(["p"]) == rev1 < store.runs_rev(["q"]) == store.runs_rev(None)
+    assert store.list_runs(["p"], since=rev1) == []  # q's run is not p's change
+    store.put_run("r1", {"summary": '{"loss": 0.5}'})
+    rev3 = store.runs_rev(["p"])
+    assert rev3 > store.runs_rev(["q"])
+    [changed] = store.list_runs(["p"], ("summary",), since=rev1)
+    assert (changed["id"], changed["summary"]) == ("r1", '{"loss": 0.5}')
+    assert store.list_runs(None, since=rev3) == [] and store.runs_rev([]) == 0
+
+
+def test_concurrent_run_writes_are_all_seen_by_a_reader_that_polls_since(store: Store) -> None:
+    """Writers in several threads, a reader asking only for what changed since its last answer:
+    its copy ends equal to the whole list (no change lost to commit order)."""
+    runs = [f"c{i:02d}" for i in range(8)]
+    for run in runs:
+        store.put_run(run, {"project": "p", "summary": orjson.dumps({"n": -1}).decode()})
+    seen: dict[str, str] = {}
+    rev = 0
+
+    def poll() -> None:
+        nonlocal rev
+        now = store.runs_rev(["p"])
+        for row in store.list_runs(["p"], ("summary",), since=rev):
+            seen[row["id"]] = row["summary"]
+        rev = now
+
+    def write(run: str) -> None:
+        for n in range(30):
+            store.put_run(run, {"summary": orjson.dumps({"n": n}).decode()})
+
+    threads = [threading.Thread(target=write, args=(run,)) for run in runs]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        poll()
+    for t in threads:
+        t.join()
+    poll()
+    assert seen == {r["id"]: r["summary"] for r in store.list_runs(["p"], ("summary",))}
+    assert set(seen.values()) == {'{"n":29}'}
+
+
+def test_a_version_1_database_gets_revisions(db_url: str) -> None:
+    """Runs stored before revisions existed get distinct ones when the server first opens the
+    database, and are listed since revision 0."""
+    if db_url.startswith("sqlite"):
+        conn: Any = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        mark = "?"
+    else:
+        conn = psycopg.connect(db_url, autocommit=True)
+        mark = "%s"
+    versions = migrations.SQLITE if db_url.startswith("sqlite") else migrations.POSTGRES
+    conn.execute(migrations.CREATE_TABLE)
+    for statement in versions[0][1]:
+        conn.execute(statement)
+    conn.execute(f"INSERT INTO {migrations.TABLE} VALUES (1, {mark})", ("2026-11-23T00:00:00Z",))
+    for run in ("old1", "old2"):
+        conn.execute(f"INSERT INTO runs (id, project) VALUES ({mark}, 'p')", (run,))
+    conn.close()
+
+    s = open_store(db_url)
+    try:
+        assert sorted(r["id"] for r in s.list_runs(["p"], since=0)) == ["old1", "old2"]
+        s.put_run("old1", {"name": "renamed"})
+        assert [r["id"] for r in s.list_runs(["p"], since=s.runs_rev(["p"]) - 1)] == ["old1"]
+    finally:
+        s.close()
