@@ -284,13 +284,28 @@ def openapi_document(read_only: bool = False) -> dict[str, Any]:
                             "pattern": "^(config|summary|metrics|env)(,(config|summary|metrics|env))*$",
                         },
                     },
+                    {
+                        "name": "since",
+                        "in": "query",
+                        "required": False,
+                        "description": "a rev of an earlier answer: only the runs created or "
+                        "updated after it",
+                        "schema": {"type": "integer", "minimum": 0},
+                    },
                 ],
                 "responses": _responses(
                     _ok(
                         "runs, newest first",
                         {
                             "type": "object",
-                            "properties": {"runs": {"type": "array", "items": {"$ref": _REF + "RunSummary"}}},
+                            "properties": {
+                                "runs": {"type": "array", "items": {"$ref": _REF + "RunSummary"}},
+                                "rev": {
+                                    "type": ["integer", "null"],
+                                    "description": "the revision of the newest change to these runs; "
+                                    "null when the server keeps none (swanlog watch), which lists every run",
+                                },
+                            },
                         },
                     ),
                     "401",

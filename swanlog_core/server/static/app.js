@@ -11,6 +11,7 @@
   const KEY_ITEM = "swanlog.key";
   const MAX_POINTS = 2000; // points per chart line asked of the server (it downsamples)
   const POLL_MS = 1000; // live refresh while a run in view is running
+  const TABLE_ROWS = 500; // rows of the runs table drawn at first, and per "Show more"
   const COLORS = ["#2f6fde", "#e4572e", "#17a673", "#9b51e0", "#f2a516", "#1fb5c9", "#d6336c", "#6c757d",
     "#7a9e1f", "#8c564b"];
   const NONFINITE = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
@@ -195,12 +196,18 @@
 
   function runsView() {
     const saved = JSON.parse(localStorage.getItem("swanlog.columns") || "null");
-    const st = { runs: [], sort: { key: "created", dir: -1 }, columns: saved || [], chosen: saved !== null, timer: null, stopped: false };
+    const st = {
+      runs: [], byId: new Map(), rev: null, // rev: the server's revision of the list (null: ask for it whole)
+      sort: { key: "created", dir: -1 }, columns: saved || [], chosen: saved !== null,
+      checked: new Set(), limit: TABLE_ROWS, timer: null, stopped: false,
+    };
+    const restart = () => { st.limit = TABLE_ROWS; renderBody(); };
     const filter = el("input", { id: "run-filter", type: "text", placeholder: "Filter runs by name, id, project, tag",
-      oninput: () => renderBody() });
-    const project = el("select", { id: "project-filter", onchange: () => renderBody() }, el("option", { value: "" }, "All projects"));
+      oninput: restart });
+    const project = el("select", { id: "project-filter", onchange: restart }, el("option", { value: "" }, "All projects"));
+    const selected = () => [...st.checked].filter((id) => st.byId.has(id));
     const compare = el("button", { id: "compare-btn", type: "button", disabled: true, onclick: () => {
-      const ids = [...table.querySelectorAll("input.run-select:checked")].map((c) => c.dataset.runId);
+      const ids = selected();
       if (ids.length) location.hash = `#/runs/${ids.map(encodeURIComponent).join(",")}`;
     } }, "Compare selected");
     const pickerBody = el("div", { hidden: true });
@@ -217,18 +224,19 @@
         [r.name, r.id, r.project, ...(r.tags || [])].some((s) => s && String(s).toLowerCase().includes(text))));
       const base = BASE_COLUMNS.find((c) => c.key === st.sort.key);
       const get = base ? base.get : (r) => columnValue(r, st.sort.key);
-      runs = runs.slice().sort((a, b) => st.sort.dir * compareValues(get(a), get(b)));
-      return runs;
+      const keyed = runs.map((r) => [get(r), r]); // each sort key computed once, not per comparison
+      keyed.sort((a, b) => st.sort.dir * compareValues(a[0], b[0]));
+      return keyed.map(([, r]) => r);
     }
 
     function renderHead() {
       const th = (key, label, numeric) => el("th", {
         dataset: { sort: key }, "aria-sort": st.sort.key === key ? (st.sort.dir > 0 ? "ascending" : "descending") : null,
         class: numeric ? "num" : null, title: label,
-        onclick: () => { st.sort = { key, dir: st.sort.key === key ? -st.sort.dir : 1 }; renderHead(); renderBody(); },
+        onclick: () => { st.sort = { key, dir: st.sort.key === key ? -st.sort.dir : 1 }; renderHead(); restart(); },
       }, label);
       const all = el("input", { type: "checkbox", title: "Select all shown", onchange: () => {
-        table.querySelectorAll("input.run-select").forEach((c) => { c.checked = all.checked; });
+        table.querySelectorAll("input.run-select").forEach((c) => { c.checked = all.checked; check(c); });
         updateCompare();
       } });
       table.replaceChildren(el("thead", { dataset: { columns: st.columns.join("\n") } }, el("tr", {}, el("th", {}, all),
@@ -236,18 +244,22 @@
         st.columns.map((c) => th(c, c.slice(c.indexOf(":") + 1), true)))), table.tBodies[0] || el("tbody"));
     }
 
+    function check(box) {
+      if (box.checked) st.checked.add(box.dataset.runId); else st.checked.delete(box.dataset.runId);
+    }
+
     function updateCompare() {
-      const n = table.querySelectorAll("input.run-select:checked").length;
+      const n = selected().length;
       compare.disabled = n === 0;
       compare.textContent = n > 1 ? `Compare ${n} runs` : "Open selected";
     }
 
     function renderBody() {
-      const checked = new Set([...table.querySelectorAll("input.run-select:checked")].map((c) => c.dataset.runId));
       const runs = visibleRuns();
-      const rows = runs.map((run) => el("tr", { dataset: { runId: run.id } },
+      const shown = runs.slice(0, st.limit); // a table of thousands of rows would make the page crawl
+      const rows = shown.map((run) => el("tr", { dataset: { runId: run.id } },
         el("td", {}, el("input", { type: "checkbox", class: "run-select", dataset: { runId: run.id },
-          checked: checked.has(run.id), onchange: updateCompare })),
+          checked: st.checked.has(run.id), onchange: (event) => { check(event.target); updateCompare(); } })),
         el("td", { class: "wrap" }, el("a", { class: "run-name", href: `#/runs/${encodeURIComponent(run.id)}`, title: run.id }, runLabel(run))),
         el("td", { class: "run-project wrap" }, run.project || ""),
         el("td", {}, statusNode(run.status)),
@@ -256,9 +268,15 @@
         st.columns.map((c) => el("td", { class: "num", dataset: { column: c } }, fmtValue(columnValue(run, c))))));
       const body = el("tbody", {}, rows);
       table.tBodies[0].replaceWith(body);
-      if (!runs.length) body.append(el("tr", {}, el("td", { colspan: 6 + st.columns.length, class: "muted" },
+      const colspan = 6 + st.columns.length;
+      if (!runs.length) body.append(el("tr", {}, el("td", { colspan, class: "muted" },
         st.runs.length ? "No run matches the filter." : "No runs yet.")));
-      count.textContent = `${runs.length} of ${st.runs.length} runs`;
+      const hidden = runs.length - shown.length;
+      if (hidden > 0) body.append(el("tr", {}, el("td", { colspan, class: "muted" },
+        el("button", { id: "more-runs", type: "button", onclick: () => { st.limit += TABLE_ROWS; renderBody(); } },
+          `Show ${Math.min(TABLE_ROWS, hidden)} more`), ` ${hidden} not shown`)));
+      count.textContent = hidden > 0 ? `${shown.length} shown, ${runs.length} of ${st.runs.length} runs`
+        : `${runs.length} of ${st.runs.length} runs`;
       updateCompare();
     }
 
@@ -272,10 +290,25 @@
         } }), c)) : [el("span", { class: "muted" }, "No summary or config keys yet.")]));
     }
 
+    // The table's columns in one request; then, from a server that keeps revisions, only the
+    // runs created or changed since the last answer (a logdir answers every run each time).
     async function load() {
-      const { runs } = await getJSON("/runs?fields=config,summary"); // the table's columns in one request
+      const since = st.rev === null ? "" : `&since=${st.rev}`;
+      const body = await getJSON(`/runs?fields=config,summary${since}`);
       if (st.stopped) return;
-      st.runs = runs;
+      const rev = typeof body.rev === "number" ? body.rev : null;
+      if (since && rev !== null && rev < st.rev) { st.rev = null; return load(); } // another database: start over
+      if (since && rev !== null) body.runs.forEach((run) => st.byId.set(run.id, run));
+      else st.byId = new Map(body.runs.map((run) => [run.id, run]));
+      const changed = !since || rev === null || body.runs.length > 0;
+      st.rev = rev;
+      if (changed) render();
+      setLive(st.runs.some((r) => r.status === "running"));
+      st.timer = setTimeout(refresh, 3 * POLL_MS); // new runs, statuses, summaries
+    }
+
+    function render() {
+      const runs = st.runs = [...st.byId.values()];
       const available = extraColumns(runs);
       if (!st.chosen) st.columns = available.filter((c) => c.startsWith("summary:")).slice(0, 4);
       const projects = [...new Set(runs.map((r) => r.project).filter(Boolean))].sort();
@@ -285,8 +318,6 @@
       renderPicker(available);
       if (!table.tHead || table.tHead.dataset.columns !== st.columns.join("\n")) renderHead(); // keep "select all"
       renderBody();
-      setLive(runs.some((r) => r.status === "running"));
-      st.timer = setTimeout(refresh, 3 * POLL_MS); // new runs, statuses, summaries
     }
 
     function refresh() {
