@@ -78,7 +78,13 @@ def _summary(r: SyncReport) -> list[str]:
     if r.corrupt:
         lines.append(f"skipped {r.corrupt:,} corrupt line{'s' * (r.corrupt != 1)} (not sent)")
     for run_id, n in sorted(r.waiting.items()):
-        lines.append(f"run {run_id}: waiting for an incomplete last line ({_size(n)}), not sent yet")
+        if run_id in r.torn:
+            lines.append(
+                f"run {run_id}: an incomplete last line ({_size(n)}) that its writer left when it stopped: "
+                "not a point, not sent (resuming the run or `swanlog verify --repair` cuts it)"
+            )
+        else:
+            lines.append(f"run {run_id}: waiting for an incomplete last line ({_size(n)}), not sent yet")
     for run_id in r.busy:
         lines.append(f"run {run_id}: skipped, another swanlog sync is pushing it to this server")
     for run_id, why in sorted(r.failed.items()):

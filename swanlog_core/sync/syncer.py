@@ -25,7 +25,7 @@ from typing import Callable
 from ..errors import CorruptRunError, InvalidValueError
 from .client import Client
 from .errors import ServerRejectedError, ServerUnavailableError, SyncInterrupted
-from .runsync import Limits, RunSync, Totals
+from .runsync import FINAL, Limits, RunSync, Totals
 from .scan import find_run_dirs
 
 __all__ = ["SyncReport", "Syncer"]
@@ -51,6 +51,9 @@ class SyncReport:
     failed: dict[str, str] = field(default_factory=dict)  # run id -> why it stopped
     unsent: dict[str, int] = field(default_factory=dict)  # run id -> metric bytes not acknowledged
     waiting: dict[str, int] = field(default_factory=dict)  # run id -> bytes of incomplete last lines
+    # Of those, the runs whose writer has stopped (finished, failed, crashed): a torn line that
+    # a kill, power loss or full disk left, which only a resume (or verify --repair) removes.
+    torn: dict[str, int] = field(default_factory=dict)
     busy: list[str] = field(default_factory=list)  # runs another sync process was pushing
     problems: list[str] = field(default_factory=list)  # warnings that did not stop anything
     error: str | None = None  # what ended the whole sync early (wrong key, server gone)
@@ -217,6 +220,7 @@ class Syncer:
             seconds=time.monotonic() - self._started,
             failed=dict(self._failed),
             waiting={r.id: r.waiting for r in self._runs.values() if r.waiting},
+            torn={r.id: r.waiting for r in self._runs.values() if r.waiting and r.status in FINAL},
             busy=[r.id for r in self._runs.values() if r.busy],
             problems=list(t.problems),
         )

@@ -7,6 +7,7 @@ swanlog_core), through the public HTTP API.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -144,6 +145,26 @@ def test_a_crashed_run_syncs_as_crashed_with_all_its_points(
     key = server.create_key("proj")
     out = sync(server, key, str(run_dir))
     assert out.returncode == 0, out.stdout + out.stderr
+    with server.client(key) as c:
+        assert assert_exact(c, run_dir, run_id) == 1500
+        assert c.get(f"/api/v1/runs/{run_id}").json()["status"] == "crashed"
+
+
+def test_a_crashed_run_with_a_torn_last_line_syncs_every_whole_line(
+    server: ServerProcess, logdir: Path, tmp_path: Path
+) -> None:
+    """A SIGKILL that cuts the line being written (docs/format.md) does not stop the sync of the
+    crashed run: every whole line goes, exit 0, and the summary names the torn line as no point."""
+    run_id, run_dir = train(tmp_path, logdir, "proj", 500, how="kill")
+    metric = next((run_dir / "metrics").rglob("*.jsonl"))
+    whole = metric.stat().st_size
+    with open(metric, "ab") as f:
+        f.write(b'{"step":500,"va')  # what a kill between two pages of one write leaves
+    key = server.create_key("proj")
+    out = sync(server, key, str(run_dir))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"run {run_id}: an incomplete last line (15 B) that its writer left when it stopped" in out.stdout
+    os.truncate(metric, whole)  # for assert_exact's strict reader: the whole lines are what was there
     with server.client(key) as c:
         assert assert_exact(c, run_dir, run_id) == 1500
         assert c.get(f"/api/v1/runs/{run_id}").json()["status"] == "crashed"
