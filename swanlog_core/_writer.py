@@ -15,7 +15,7 @@ import resource
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, BinaryIO, Callable, Mapping
 
 import orjson
 
@@ -30,7 +30,8 @@ from .media._store import PayloadStore, payload_path
 __all__ = ["Metric", "MetricWriter", "RunLock"]
 
 _NL = orjson.OPT_APPEND_NEWLINE
-_HEAD = 64  # bytes of a metric file that fingerprint it in the index cache
+_HEAD = 64  # bytes of a metric file that fingerprint it in the index cache (its first, and
+# its last before the cached size: a copy of the run folder, with new inodes, still matches)
 _LOCK_WAIT = 0.5  # seconds: a reader probing the lock holds it for microseconds
 
 
@@ -101,6 +102,26 @@ def _fd_cache_size() -> int:
 
 def _fingerprint(head: bytes) -> str:
     return hashlib.blake2b(head, digest_size=8).hexdigest()
+
+
+def _cache_matches(entry: dict[str, Any], f: BinaryIO, head: bytes, st: os.stat_result) -> bool:
+    """True when ``f`` is the file a stepindex.json entry describes, perhaps grown since.
+
+    The same first bytes and at least the cached size; then the same inode, or, for a copy of
+    the run folder (cp -r, rsync, a tarball: new inodes), the same bytes before the cached size.
+    """
+    size, head_len = entry.get("size"), entry.get("head_len")
+    if type(size) is not int or not 0 <= size <= st.st_size or type(head_len) is not int:
+        return False
+    if entry.get("head") != _fingerprint(head[:head_len]):
+        return False
+    return entry.get("ino") == st.st_ino or entry.get("tail") == _tail_fingerprint(f, size)
+
+
+def _tail_fingerprint(f: BinaryIO, size: int) -> str:
+    """The fingerprint of the last ``_HEAD`` bytes before ``size`` (fewer in a shorter file)."""
+    n = min(_HEAD, size)
+    return _fingerprint(os.pread(f.fileno(), n, size - n))
 
 
 class MetricWriter:
@@ -309,12 +330,7 @@ class MetricWriter:
         entry = self._cache.get(m.name)
         with open(m.path, "rb") as f:
             head = f.read(_HEAD)
-            if (
-                entry is not None
-                and entry.get("ino") == st.st_ino
-                and entry.get("head") == _fingerprint(head[: entry.get("head_len", 0)])
-                and st.st_size >= entry.get("size", -1)
-            ):
+            if entry is not None and _cache_matches(entry, f, head, st):
                 try:
                     index = StepIndex.from_json(entry["segments"])
                     start = entry["size"]
@@ -379,18 +395,20 @@ class MetricWriter:
             except FileNotFoundError:
                 entries.pop(name, None)
                 continue
-            if m.head is None:
-                with open(m.path, "rb") as f:
-                    head = f.read(_HEAD)
-                if len(head) >= _HEAD:
-                    m.head = _fingerprint(head)
-            else:
-                head = b""
+            old = entries.get(name) or {}
+            if "tail" in old and (old.get("ino"), old.get("size")) == (st.st_ino, st.st_size):
+                continue  # nothing appended since the last snapshot: the same steps
+            with open(m.path, "rb") as f:
+                head = b"" if m.head is not None else f.read(_HEAD)
+                tail = _tail_fingerprint(f, st.st_size)
+            if len(head) >= _HEAD:
+                m.head = _fingerprint(head)
             entries[name] = {
                 "size": st.st_size,
                 "ino": st.st_ino,
                 "head_len": _HEAD if m.head else len(head),
                 "head": m.head or _fingerprint(head),
+                "tail": tail,
                 "segments": m.index.to_json(),
             }
         _format.atomic_write_json(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 
 import swanlog_core as swanlog
 from swanlog_core import InvalidValueError, NotInitializedError, SwanlogWarning
+from swanlog_core import _format as swanlog_format
 from tests.metricfile import metric_files, points, read_json, read_lines, same
 
 
@@ -611,6 +613,54 @@ def test_resume_after_appends_beyond_the_cache(logdir: Path) -> None:
         swanlog.log({"a": -1}, step=1)
     swanlog.finish()
     assert points(run.dir, "a.jsonl") == [(0, 0), (1, 1), (2, 2)]
+
+
+def _scans(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The byte counts that resume decodes from metric files to rebuild step indexes, from now on."""
+    seen: list[int] = []
+    original = swanlog_format.iter_step_chunks
+
+    def counting(data: bytes) -> Any:
+        seen.append(len(data))
+        return original(data)
+
+    monkeypatch.setattr(swanlog_format, "iter_step_chunks", counting)
+    return seen
+
+
+@pytest.mark.parametrize("edit", ["as-copied", "last-step-changed"])
+def test_a_copied_run_resumes_from_its_index_cache(
+    logdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: str
+) -> None:
+    """A copy of a run folder (new inodes) resumes from stepindex.json, reading none of the steps
+    again; a file that changed after the copy is read whole, and first write wins follows the file."""
+    run = swanlog.init(logdir=logdir, id="copied")
+    for i in range(3):
+        swanlog.log({"a": i, "b": 10 * i})
+    swanlog.log({"b": -1}, step=9)
+    swanlog.finish()
+    copy = tmp_path / "elsewhere" / run.dir.name
+    shutil.copytree(run.dir, copy)
+    a_file = copy / "metrics" / "a.jsonl"
+    if edit == "last-step-changed":  # same size, same first bytes: only the end tells
+        data = a_file.read_bytes()
+        a_file.write_bytes(data.replace(b'{"step":2,', b'{"step":7,'))
+    a_size = a_file.stat().st_size
+    scans = _scans(monkeypatch)
+
+    swanlog.init(logdir=copy.parent, id="copied", resume="must")
+    with pytest.warns(SwanlogWarning):
+        swanlog.log({"b": 5}, step=9)  # held
+    swanlog.log({"a": 100})
+    swanlog.finish()
+    a_steps = [s for s, _ in points(copy, "a.jsonl")]
+    if edit == "as-copied":
+        assert scans == [0, 0]  # nothing past the cached sizes: no step decoded again
+        assert a_steps == [0, 1, 2, 3]
+    else:
+        assert sorted(scans) == [0, a_size]  # b from the cache, a read whole
+        assert a_steps == [0, 1, 7, 8]
+    assert points(copy, "b.jsonl") == [(0, 0), (1, 10), (2, 20), (9, -1)]
 
 
 def test_resume_restores_the_last_value_in_the_summary(logdir: Path) -> None:
