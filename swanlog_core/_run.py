@@ -400,7 +400,7 @@ class Run:
         self._flush_at = time.time() + self._flush_every
         self._save_summary(durable)
         if self._writer.dirty:
-            self._writer.save_cache()
+            self._writer.save_cache(final=durable)
 
     # -- lifecycle -------------------------------------------------------------------
 
