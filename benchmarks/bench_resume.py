@@ -3,11 +3,15 @@
 The run holds 100 metrics x 100,000 steps (10M points, about 0.5 GB of JSONL). Each
 measurement is a fresh process that imports swanlog, resumes the run and logs one
 value to every metric (which loads each metric's step index on first use), timed from
-just before ``init()`` to just after that ``log()`` returns; the import and ``finish()``
-are reported apart. Two cases:
+just before ``init()`` to just after that ``log()`` returns; the import (with the
+training API, which ``import swanlog_core`` loads on first use) and ``finish()``
+are reported apart. Three cases:
 
 - with the index cache: ``stepindex.json`` (written by ``finish()``) is there, so each
   metric reads only its file's first bytes and what was appended since;
+- a copy of the run folder (``shutil.copytree``: new inodes, as after ``cp -r``, rsync or
+  a tarball) with the index cache it was copied with: the cache still applies, through
+  the fingerprint of each file's bytes before the cached size;
 - without it: ``stepindex.json`` is deleted first, so every metric file is read and
   scanned whole.
 
@@ -24,6 +28,7 @@ The metric files are written directly in format v1 (the bytes orjson produces fo
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -39,6 +44,7 @@ RESUME_CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
 import swanlog_core as swanlog
+swanlog.Run  # the training API loads on first use: count it with the import, not the resume
 t1 = time.perf_counter()
 logdir, run_id, n_metrics = sys.argv[1], sys.argv[2], int(sys.argv[3])
 data = {f"group{j // 10}/metric{j % 10}": 0.25 for j in range(n_metrics)}
@@ -126,13 +132,22 @@ def main() -> None:
             got = last_step(run_dir / "metrics" / f"{metric_name(j)}.jsonl")
             assert got == expected, f"resume wrote step {got}, expected {expected}"
         assert cache.exists(), "finish() did not write stepindex.json"
+        copy = tmp / "copied" / run_dir.name
+        shutil.copytree(run_dir, copy)
+        copied_cache = (copy / "stepindex.json").read_bytes()  # as copied: the original's inodes
 
-        samples: dict[str, list[dict[str, float]]] = {"cache": [], "nocache": [], "read": []}
+        samples: dict[str, list[dict[str, float]]] = {"cache": [], "copy": [], "nocache": [], "read": []}
         for rep in range(reps):
-            order = ["nocache", "cache", "read"] if rep % 2 == 0 else ["read", "cache", "nocache"]
+            order = ["nocache", "cache", "copy", "read"]
+            if rep % 2:
+                order.reverse()
             for which in order:
                 if which == "read":
                     samples["read"].append(run_child(READ_CHILD, str(run_dir / "metrics")))
+                    continue
+                if which == "copy":
+                    (copy / "stepindex.json").write_bytes(copied_cache)  # not the one its last resume wrote
+                    samples["copy"].append(run_child(RESUME_CHILD, str(copy.parent), RUN_ID, str(n_metrics)))
                     continue
                 if which == "nocache":
                     cache.unlink()
@@ -143,7 +158,12 @@ def main() -> None:
 
     read = [s["read"] for s in samples["read"]]
     results = []
-    for which, label in (("cache", "with stepindex.json"), ("nocache", "without stepindex.json (rescan)")):
+    cases = (
+        ("cache", "with stepindex.json"),
+        ("copy", "copied folder (new inodes), with stepindex.json"),
+        ("nocache", "without stepindex.json (rescan)"),
+    )
+    for which, label in cases:
         s = samples[which]
         value = [x["resume"] for x in s]
         ratios = [v / r for v, r in zip(value, read)]
