@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
 import time
 import warnings
@@ -25,6 +27,7 @@ import swanlog_core as swanlog
 from swanlog_core import InvalidValueError, NotInitializedError, SwanlogWarning
 from swanlog_core import _format as swanlog_format
 from tests.metricfile import metric_files, points, read_json, read_lines, same
+from tests.support import PYTHON, python_env
 
 
 def discard_warnings(record: Any) -> list[str]:
@@ -661,6 +664,42 @@ def test_a_copied_run_resumes_from_its_index_cache(
         assert sorted(scans) == [0, a_size]  # b from the cache, a read whole
         assert a_steps == [0, 1, 7, 8]
     assert points(copy, "b.jsonl") == [(0, 0), (1, 10), (2, 20), (9, -1)]
+
+
+KILLED_AFTER_A_SNAPSHOT = """
+import os, signal, sys, time
+import swanlog_core as swanlog
+swanlog.init(logdir=sys.argv[1], id="snapped")
+for i in range(50):
+    swanlog.log({"a": i, "b": -i})
+time.sleep(1.2)
+swanlog.log({"a": 50, "b": -50})  # the first snapshot is due 1 s after init
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_copy_of_a_killed_run_resumes_from_its_last_snapshot(
+    logdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshots taken while logging fingerprint the files through the writer's fds, so a
+    copy of a run killed with SIGKILL resumes from stepindex.json too."""
+    child = subprocess.run([PYTHON, "-c", KILLED_AFTER_A_SNAPSHOT, str(logdir)], env=python_env(), timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    (run_dir,) = logdir.iterdir()
+    copy = tmp_path / "elsewhere" / run_dir.name
+    shutil.copytree(run_dir, copy)
+    sizes = sorted(f.stat().st_size for f in (copy / "metrics").iterdir())
+    scans = _scans(monkeypatch)
+    swanlog.init(logdir=copy.parent, id="snapped", resume="must")
+    with pytest.warns(SwanlogWarning):
+        swanlog.log({"a": -1, "b": 1}, step=10)  # held
+    swanlog.log({"a": 51, "b": -51})
+    swanlog.finish()
+    assert len(scans) == 2 and all(n < 100 for n in scans), (
+        scans,
+        sizes,
+    )  # at most the line after the snapshot
+    assert [s for s, _ in points(copy, "a.jsonl")] == list(range(52))
 
 
 def test_resume_restores_the_last_value_in_the_summary(logdir: Path) -> None:
