@@ -210,7 +210,7 @@ def create_app(settings: Settings, store: ReadStore) -> Starlette:
                     auth.check_project(key, project, "run list")
                 else:
                     projects = key.projects
-            rev = store.runs_rev(projects)  # first: a run changed after this has a larger one
+            rev = store.runs_rev(projects)  # first: a run written after this has rev >= it
             runs = store.list_runs(projects, documents, None if rev is None else since)
             return _long_json({"runs": [run_document(r) for r in runs], "rev": rev}, request)
 

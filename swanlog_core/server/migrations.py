@@ -11,9 +11,10 @@ SQLite. ``value`` holds a finite number, else NULL (SQLite turns a NaN REAL into
 anyway), and ``extra`` holds "NaN", "Infinity", "-Infinity" or a media description's
 JSON. In SQLite ``value`` has no declared type, so an integer stays an integer.
 
-Version 2 gives each run a revision, ``rev``: every create or update of a run sets it
-above every other run's, in commit order, so ``GET /runs?since=REV`` can answer only
-what changed (the dashboard's runs table polls that way).
+Version 2 gives each run a revision, ``rev``, set by every create or update of the run:
+in SQLite one above every other run's (writes are serial), in PostgreSQL the id of the
+writing transaction. ``GET /runs?since=REV`` then answers only what changed (the
+dashboard's runs table polls that way; see ``Store.runs_rev``).
 """
 
 from __future__ import annotations
@@ -78,9 +79,8 @@ POSTGRES: list[tuple[int, list[str]]] = [
     (
         2,
         [
-            "CREATE SEQUENCE runs_rev_seq",
             "ALTER TABLE runs ADD COLUMN rev BIGINT NOT NULL DEFAULT 0",
-            "UPDATE runs SET rev = nextval('runs_rev_seq')",
+            "UPDATE runs SET rev = pg_current_xact_id()::text::bigint",
             "CREATE INDEX runs_project_rev ON runs (project, rev)",
         ],
     ),

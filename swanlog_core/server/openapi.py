@@ -288,8 +288,8 @@ def openapi_document(read_only: bool = False) -> dict[str, Any]:
                         "name": "since",
                         "in": "query",
                         "required": False,
-                        "description": "a rev of an earlier answer: only the runs created or "
-                        "updated after it",
+                        "description": "the rev of an earlier answer: only the runs created or "
+                        "updated since that answer",
                         "schema": {"type": "integer", "minimum": 0},
                     },
                 ],
@@ -302,8 +302,8 @@ def openapi_document(read_only: bool = False) -> dict[str, Any]:
                                 "runs": {"type": "array", "items": {"$ref": _REF + "RunSummary"}},
                                 "rev": {
                                     "type": ["integer", "null"],
-                                    "description": "the revision of the newest change to these runs; "
-                                    "null when the server keeps none (swanlog watch), which lists every run",
+                                    "description": "a watermark to pass back as since; null when the "
+                                    "server keeps no revisions (swanlog watch), which lists every run",
                                 },
                             },
                         },

@@ -29,7 +29,8 @@ __all__ = ["PostgresStore"]
 POOL_SIZE = 10
 CONNECT_TIMEOUT_S = 10
 _MIGRATION_LOCK = 0x5377616E6C6F67  # "Swanlog": the advisory lock id of schema changes
-_RUN_REV_LOCK = _MIGRATION_LOCK + 1  # held by each run write until it commits
+# A run's revision is the id of the transaction that wrote it (64-bit, PostgreSQL 13+).
+_XACT_ID = "pg_current_xact_id()::text::bigint"
 
 # Temporary, per connection; emptied at each commit. ``seq`` keeps the batch's line order.
 _INCOMING = (
@@ -127,9 +128,6 @@ class PostgresStore:
     def put_run(self, run_id: str, fields: dict[str, Any]) -> bool:
         """Create or update a run; True if it was created."""
         with self._pool.connection() as conn, conn.transaction():
-            # Run writes queue on this lock until they commit, so their revisions follow
-            # commit order (``runs_rev``). They are rare: a few per run, not per point.
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_RUN_REV_LOCK,))
             row = conn.execute("SELECT project FROM runs WHERE id = %s FOR UPDATE", (run_id,)).fetchone()
             if row is None:
                 if "project" not in fields:
@@ -137,7 +135,7 @@ class PostgresStore:
                 cols = ["id", *fields]
                 created = conn.execute(
                     f"INSERT INTO runs ({', '.join(cols)}, rev)"
-                    f" VALUES ({', '.join(['%s'] * len(cols))}, nextval('runs_rev_seq'))"
+                    f" VALUES ({', '.join(['%s'] * len(cols))}, {_XACT_ID})"
                     " ON CONFLICT (id) DO NOTHING RETURNING rid",
                     (run_id, *fields.values()),
                 ).fetchone()
@@ -151,7 +149,7 @@ class PostgresStore:
             if fields:
                 sets = ", ".join(f"{c} = %s" for c in fields)
                 conn.execute(
-                    f"UPDATE runs SET {sets}, rev = nextval('runs_rev_seq') WHERE id = %s",
+                    f"UPDATE runs SET {sets}, rev = {_XACT_ID} WHERE id = %s",
                     (*fields.values(), run_id),
                 )
             return False
@@ -164,25 +162,25 @@ class PostgresStore:
         return None if row is None else dict(zip(RUN_FIELDS, row))
 
     def runs_rev(self, projects: Iterable[str] | None) -> int:
-        """The revision of the newest change to a run in ``projects`` (None: all), 0 for none."""
-        sql, params = "SELECT COALESCE(MAX(rev), 0) FROM runs", ()  # type: tuple[str, tuple[Any, ...]]
-        if projects is not None:
-            sql, params = sql + " WHERE project = ANY(%s)", (list(projects),)
+        """The oldest transaction still running (the snapshot's xmin): every run write that is
+        not visible yet, in any server process, has an id at or above it. No lock is needed:
+        run writes commit in any order. ``projects`` does not narrow it."""
+        sql = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
         with self._pool.connection() as conn, conn.transaction():
-            return conn.execute(sql, params).fetchone()[0]
+            return conn.execute(sql).fetchone()[0]
 
     def list_runs(
         self, projects: Iterable[str] | None, documents: tuple[str, ...] = (), since: int | None = None
     ) -> list[dict[str, Any]]:
         """The list columns (and ``documents``) of every run in ``projects`` (None: all), newest first;
-        with ``since``, of those changed after that revision."""
+        with ``since``, of those written at or after that watermark (``runs_rev``)."""
         where: list[str] = []
         params: list[Any] = []
         if projects is not None:
             where.append("project = ANY(%s)")
             params.append(list(projects))
         if since is not None:
-            where.append("rev > %s")
+            where.append("rev >= %s")
             params.append(since)
         cond = f" WHERE {' AND '.join(where)}" if where else ""
         # NULLS LAST: as SQLite orders them

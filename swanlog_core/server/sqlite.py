@@ -169,8 +169,9 @@ class SQLiteStore:
         return None if row is None else dict(zip(RUN_FIELDS, row))
 
     def runs_rev(self, projects: Iterable[str] | None) -> int:
-        """The revision of the newest change to a run in ``projects`` (None: all), 0 for none."""
-        sql, wanted = "SELECT COALESCE(MAX(rev), 0) FROM runs", []
+        """One above the newest revision of a run in ``projects`` (None: all): writes are serial,
+        so the next write of any run gets a revision above it."""
+        sql, wanted = "SELECT COALESCE(MAX(rev), 0) + 1 FROM runs", []
         if projects is not None:
             wanted = list(projects)
             sql += f" WHERE project IN ({', '.join('?' * len(wanted))})" if wanted else " WHERE 0"
@@ -181,7 +182,7 @@ class SQLiteStore:
         self, projects: Iterable[str] | None, documents: tuple[str, ...] = (), since: int | None = None
     ) -> list[dict[str, Any]]:
         """The list columns (and ``documents``) of every run in ``projects`` (None: all), newest first;
-        with ``since``, of those changed after that revision."""
+        with ``since``, of those written at or after that watermark (``runs_rev``)."""
         where: list[str] = []
         params: list[Any] = []
         if projects is not None:
@@ -191,7 +192,7 @@ class SQLiteStore:
             where.append(f"project IN ({', '.join('?' * len(wanted))})")
             params += wanted
         if since is not None:
-            where.append("rev > ?")
+            where.append("rev >= ?")
             params.append(since)
         columns = (*LIST_FIELDS, *documents)  # documents: names checked by the app against DOC_FIELDS
         cond = f" WHERE {' AND '.join(where)}" if where else ""

@@ -73,13 +73,12 @@ class ReadStore(Protocol):
         """Every column of a run (documents still as JSON text), or None."""
 
     def runs_rev(self, projects: Iterable[str] | None) -> int | None:
-        """The revision of the newest change to a run in ``projects`` (None: every run), 0 for
-        none; None if the store keeps no revisions.
+        """A watermark of the runs in ``projects`` (None: every run): any run created or updated
+        after this call gets a revision at or above it. None if the store keeps no revisions.
 
-        Every create or update of a run gives it a revision above all others, in commit
-        order, so a run committed after this call always gets a larger one. Read it before
-        ``list_runs(..., since=...)``: a client that asks next time with the revision it got
-        misses no change. A store without revisions (a logdir) answers None.
+        Read it before ``list_runs(..., since=...)``: a client that asks next time with the
+        watermark it got misses no change (and may get a run twice). A store without
+        revisions (a logdir) answers None.
         """
 
     def list_runs(
@@ -90,7 +89,8 @@ class ReadStore(Protocol):
         The keyed app always names the key's projects; None comes from an app without keys
         (``Settings(auth=False)``). ``documents`` (a subset of DOC_FIELDS) adds those
         documents, as JSON text, to each run (the dashboard's runs table shows them). With
-        ``since``, only the runs whose revision is above it (ignored where ``runs_rev`` is None).
+        ``since``, only the runs whose revision is at or above it (ignored where ``runs_rev``
+        is None).
         """
 
     def metric_names(self, run_id: str) -> list[str]:
