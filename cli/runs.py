@@ -80,18 +80,32 @@ def _report_skipped(name: str, corrupt: int, torn: int = 0) -> None:
 
 @click.command("ls")
 @click.argument("logdir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--project", "projects", multiple=True, metavar="P", help="Only the runs of project P (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--status", "statuses", multiple=True, type=click.Choice(reader.STATUSES),
+    help="Only the runs with this status (repeatable): crashed finds the runs whose writer died.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of runs instead of a table.")
-def ls_command(logdir: Path | None, as_json: bool) -> None:
+def ls_command(
+    logdir: Path | None, projects: tuple[str, ...], statuses: tuple[str, ...], as_json: bool
+) -> None:
     """List the runs in LOGDIR, oldest first.
 
     LOGDIR defaults to $SWANLOG_DIR, else ./swanlog.
     """
-    runs = reader.find_runs(logdir)
+    runs = [
+        run
+        for run in reader.find_runs(logdir)
+        if (not projects or run.project in projects) and (not statuses or run.status in statuses)
+    ]
     if as_json:
         click.echo(_json([_run_record(run) for run in runs]))
         return
     if not runs:
-        click.echo(f"no runs in {resolve_logdir(logdir)}", err=True)
+        which = " matching the filters" if projects or statuses else ""
+        click.echo(f"no runs{which} in {resolve_logdir(logdir)}", err=True)
         return
     rows = [["ID", "NAME", "PROJECT", "STATUS", "CREATED", "DURATION", "METRICS"]]
     for run in runs:

@@ -64,6 +64,24 @@ def test_ls_prints_an_aligned_table_with_crashed_runs(logdir: Path, run_dir: Pat
     assert header.index("STATUS") == first.index("finished") == second.index("crashed")
 
 
+def test_ls_filters_by_project_and_status(logdir: Path, run_dir: Path) -> None:
+    """--project and --status narrow the list (each repeatable); no match says so on stderr."""
+    make_run(logdir, "dead0001", project="other", created=T0 + 60, status="running")
+    make_run(logdir, "late0002", project="other", created=T0 + 120)
+
+    def ids(*args: str) -> list[str]:
+        return [r["id"] for r in json.loads(swanlog("ls", str(logdir), "--json", *args).stdout)]
+
+    assert ids("--project", "other") == ["dead0001", "late0002"]
+    assert ids("--status", "crashed") == ["dead0001"]
+    assert ids("--project", "other", "--status", "finished") == ["late0002"]
+    assert ids("--project", "proj", "--project", "other", "--status", "finished") == ["k3j9x0a1", "late0002"]
+    empty = swanlog("ls", str(logdir), "--project", "nope")
+    assert empty.returncode == 0 and empty.stdout == "" and "no runs matching the filters" in empty.stderr
+    bad = swanlog("ls", str(logdir), "--status", "sleeping")
+    assert bad.returncode == 2 and "sleeping" in bad.stderr
+
+
 def test_ls_json_and_the_default_logdir(logdir: Path, run_dir: Path) -> None:
     """swanlog ls --json prints the runs as JSON, from ./swanlog when no LOGDIR is given."""
     result = swanlog("ls", "--json", cwd=logdir.parent)
