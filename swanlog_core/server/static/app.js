@@ -7,7 +7,7 @@
 "use strict";
 
 (() => {
-  const API = "/api/v1";
+  const API = "api/v1"; // relative to the page: the dashboard also works behind a proxy at /some/path/
   const KEY_ITEM = "swanlog.key";
   const MAX_POINTS = 2000; // points per chart line asked of the server (it downsamples)
   const POLL_MS = 1000; // live refresh while a run in view is running
@@ -22,7 +22,7 @@
     if (window.Plotly) return resolve();
     const tag = document.getElementById("plotly-js");
     tag.addEventListener("load", () => resolve());
-    tag.addEventListener("error", () => reject(new Error("/static/plotly.min.js did not load (is plotly installed?)")));
+    tag.addEventListener("error", () => reject(new Error("static/plotly.min.js did not load (is plotly installed?)")));
   });
   let view = null; // the current view; its stop() runs when the route changes
 
