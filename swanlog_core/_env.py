@@ -30,6 +30,7 @@ from .errors import InvalidValueError
 __all__ = [
     "ENV_JSON",
     "PARTS",
+    "PREVIOUS_KEPT",
     "Command",
     "EnvRecorder",
     "collect_packages",
@@ -37,6 +38,7 @@ __all__ = [
     "parse_env_option",
     "parse_git_status",
     "parse_nvidia_smi",
+    "previous_sessions",
     "read_remote",
     "redact_argv",
     "strip_url_credentials",
@@ -45,6 +47,7 @@ __all__ = [
 ENV_JSON = "env.json"
 PARTS = ("system", "gpu", "python", "packages", "git", "command")
 REDACTED = "<redacted>"
+PREVIOUS_KEPT = 20  # earlier sessions of a resumed run that env.json keeps, the latest
 _MISSING = object()  # a part whose command finish() had to stop: left out, not guessed
 _FINISH_WAIT = 2.0  # seconds finish() lets the slow parts complete before stopping them
 _COMMAND_TIMEOUT = 10.0  # one git or nvidia-smi call; finish() kills it sooner if need be
@@ -396,6 +399,24 @@ def gpus_from_torch() -> list[dict[str, Any]]:
 # -- the recorder ------------------------------------------------------------------------
 
 
+def previous_sessions(path: Path) -> list[dict[str, Any]]:
+    """The sessions an existing env.json records, oldest first, the latest ``PREVIOUS_KEPT``.
+
+    Each is an earlier session's document without its package list (the current session's
+    has one) and without its own ``previous``. An unreadable file records none.
+    """
+    try:
+        old = _format.read_json(path)
+    except (OSError, ValueError):
+        return []
+    if not isinstance(old, dict):
+        return []
+    earlier = old.get("previous")
+    sessions = [s for s in earlier if isinstance(s, dict)] if isinstance(earlier, list) else []
+    sessions.append({k: v for k, v in old.items() if k not in ("previous", "packages")})
+    return sessions[-PREVIOUS_KEPT:]
+
+
 class EnvRecorder:
     """Writes a run's env.json: quick parts now, slow parts from a thread, duration at finish."""
 
@@ -403,11 +424,16 @@ class EnvRecorder:
         self.path = path
         self._parts = parts
         self._doc: dict[str, Any] = {"started": _format.iso_utc(started), "duration": None}
+        self._previous = previous_sessions(path)  # a resumed run: where it ran before
         self._lock = threading.Lock()  # one writer of env.json at a time; guards _final
         self._final = False  # finish() wrote env.json: the thread no longer touches it
         self._stopping = False  # finish() is stopping the commands
         self._commands: list[Command] = []
         self._thread: threading.Thread | None = None
+
+    def _document(self) -> dict[str, Any]:
+        """env.json: this session, then the earlier ones (last: the file reads top down)."""
+        return {**self._doc, "previous": self._previous} if self._previous else self._doc
 
     def start(self) -> None:
         """Write the quick parts, start git and nvidia-smi, and read them from a thread."""
@@ -417,7 +443,7 @@ class EnvRecorder:
             self._doc["python"] = collect_python()
         if "command" in self._parts:
             self._doc["command"] = collect_command()
-        _format.atomic_write_json(self.path, self._doc, durable=False)  # rewritten durably at finish
+        _format.atomic_write_json(self.path, self._document(), durable=False)  # rewritten durably at finish
         tasks: list[tuple[str, Callable[[], Any]]] = []
         if "packages" in self._parts:  # first: it needs no command that could hang
             tasks.append(("packages", collect_packages))
@@ -486,7 +512,7 @@ class EnvRecorder:
             if self._final or self._stopping:
                 return  # finish() writes the file now
             try:
-                _format.atomic_write_json(self.path, self._doc, durable=False)
+                _format.atomic_write_json(self.path, self._document(), durable=False)
             except OSError:
                 pass  # finish() writes the file again, and reports its own error
 
@@ -506,7 +532,7 @@ class EnvRecorder:
         with self._lock:
             self._final = True
             self._doc["duration"] = round(duration, 3)
-            _format.atomic_write_json(self.path, self._doc)
+            _format.atomic_write_json(self.path, self._document())
 
 
 def _getcwd() -> str | None:

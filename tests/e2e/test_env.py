@@ -117,6 +117,25 @@ def test_clean_checkout_is_not_dirty_and_a_subfolder_finds_the_repository(tmp_pa
     assert env["git"]["commit"] == git(repo, "rev-parse", "HEAD")
 
 
+RESUMED = TRAIN.replace('id="envrun01",', 'id="envrun01", resume="allow",')
+
+
+def test_a_resumed_run_keeps_where_its_earlier_sessions_ran(tmp_path: Path) -> None:
+    """Each session of a resumed run is in env.json: the latest at the top, the earlier ones under
+    previous, oldest first, without their package lists."""
+    work = tmp_path / "work"
+    work.mkdir()
+    _, first = train(tmp_path, work, "--part", "1", code=RESUMED)
+    _, second = train(tmp_path, work, "--part", "2", code=RESUMED)
+    _, third = train(tmp_path, work, "--part", "3", code=RESUMED)
+    assert "previous" not in first
+    assert third["command"]["argv"][-2:] == ["--part", "3"] and "packages" in third
+    assert [s["command"]["argv"][-1] for s in third["previous"]] == ["1", "2"]
+    assert [s["started"] for s in third["previous"]] == [first["started"], second["started"]]
+    assert all(s["duration"] > 0 and "packages" not in s and "previous" not in s for s in third["previous"])
+    assert third["previous"][0]["system"] == first["system"]
+
+
 def test_outside_a_repository_git_is_null_without_error(tmp_path: Path) -> None:
     """A script run outside any repository records git as null and prints nothing about it."""
     outside = tmp_path / "outside"

@@ -334,3 +334,19 @@ def test_packages_come_from_metadata_with_their_versions() -> None:
     for name in ("pytest", "orjson", "pluggy"):
         assert packages[name] == importlib.metadata.version(name)
     assert all(name == name.lower() and "_" not in name for name in packages)
+
+
+def test_previous_sessions_keep_the_latest_and_skip_what_cannot_be_read(tmp_path: Path) -> None:
+    """An env.json already holding many sessions passes on the latest PREVIOUS_KEPT, its own top
+    session last and without packages; a missing or garbled file passes on none."""
+    path = tmp_path / "env.json"
+    assert _env.previous_sessions(path) == []
+    path.write_text("{not json")
+    assert _env.previous_sessions(path) == []
+    older = [{"started": f"s{i}", "duration": 1.0} for i in range(30)]
+    top = {"started": "top", "duration": 2.0, "packages": {"x": "1"}, "previous": older}
+    path.write_text(json.dumps(top))
+    kept = _env.previous_sessions(path)
+    assert len(kept) == _env.PREVIOUS_KEPT
+    assert kept[-1] == {"started": "top", "duration": 2.0}
+    assert [s["started"] for s in kept[:-1]] == [f"s{i}" for i in range(30 - _env.PREVIOUS_KEPT + 1, 30)]
