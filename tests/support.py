@@ -6,7 +6,9 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -29,3 +31,17 @@ def python_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWANLOG_")}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def record_sizes(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list[int]:
+    """Wrap the function ``owner.name(data, ...)`` so that each call appends ``len(data)`` to the
+    returned list: how many bytes a reader decoded, for tests that it read only what is new."""
+    sizes: list[int] = []
+    real = getattr(owner, name)
+
+    def counting(data: bytes, *args: Any, **kwargs: Any) -> Any:
+        sizes.append(len(data))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return sizes

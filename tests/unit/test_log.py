@@ -27,7 +27,7 @@ import swanlog_core as swanlog
 from swanlog_core import InvalidValueError, NotInitializedError, SwanlogWarning
 from swanlog_core import _format as swanlog_format
 from tests.metricfile import metric_files, points, read_json, read_lines, same
-from tests.support import PYTHON, python_env
+from tests.support import PYTHON, python_env, record_sizes
 
 
 def discard_warnings(record: Any) -> list[str]:
@@ -620,15 +620,7 @@ def test_resume_after_appends_beyond_the_cache(logdir: Path) -> None:
 
 def _scans(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The byte counts that resume decodes from metric files to rebuild step indexes, from now on."""
-    seen: list[int] = []
-    original = swanlog_format.iter_step_chunks
-
-    def counting(data: bytes) -> Any:
-        seen.append(len(data))
-        return original(data)
-
-    monkeypatch.setattr(swanlog_format, "iter_step_chunks", counting)
-    return seen
+    return record_sizes(monkeypatch, swanlog_format, "iter_step_chunks")
 
 
 @pytest.mark.parametrize("edit", ["as-copied", "last-step-changed"])

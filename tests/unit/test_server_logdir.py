@@ -20,7 +20,7 @@ from swanlog_core.server.logdir import LogdirStore
 from swanlog_core.server.openapi import openapi_document
 from swanlog_core.server.serve import is_loopback, serve_logdir
 from tests.runfolder import T0, LockHolder, iso, line, make_run
-from tests.support import wait_until
+from tests.support import record_sizes, wait_until
 
 
 @pytest.fixture
@@ -216,14 +216,7 @@ def test_live_growth_is_seen_and_only_the_tail_is_parsed(
     run_dir = make_run(logdir, "r", metrics={"m": b"".join(line(s, 1.0) for s in range(100_000))})
     import swanlog_core.server.logdir as mod
 
-    parsed: list[int] = []
-    real = mod.parse_points
-
-    def counting(data: bytes) -> Any:
-        parsed.append(len(data))
-        return real(data)
-
-    monkeypatch.setattr(mod, "parse_points", counting)
+    parsed = record_sizes(monkeypatch, mod, "parse_points")
     assert len(points(store, "r", "m", limit=100_000)) == 100_000
     assert len(points(store, "r", "m", limit=100_000)) == 100_000
     assert len(parsed) == 1  # the second request parsed nothing
