@@ -28,6 +28,7 @@ __all__ = ["PostgresStore"]
 
 POOL_SIZE = 10
 CONNECT_TIMEOUT_S = 10
+MIN_SERVER_VERSION = 130000  # pg_current_xact_id(), pg_current_snapshot()
 _MIGRATION_LOCK = 0x5377616E6C6F67  # "Swanlog": the advisory lock id of schema changes
 # A run's revision is the id of the transaction that wrote it (64-bit, PostgreSQL 13+).
 _XACT_ID = "pg_current_xact_id()::text::bigint"
@@ -65,6 +66,11 @@ class PostgresStore:
         self.url = url
         try:
             with self._connect() as conn:
+                if conn.info.server_version < MIN_SERVER_VERSION:
+                    raise Error(
+                        "swanlog needs PostgreSQL 13 or later (for 64-bit transaction ids); "
+                        f"this server is version {conn.info.server_version // 10000}"
+                    )
                 self._migrate(conn)
         except psycopg.Error as exc:
             raise Error(f"cannot open the PostgreSQL database: {exc}") from exc

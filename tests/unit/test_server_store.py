@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Iterator
 
 import orjson
@@ -15,6 +16,7 @@ from swanlog_core.errors import Error
 from swanlog_core.server import Store, migrations, open_store
 from swanlog_core.server.auth import authenticate, create_key, key_id_of
 from swanlog_core.server.errors import NotFoundError, UnauthorizedError
+from swanlog_core.server.postgres import PostgresStore
 from swanlog_core.server.records import parse_batch
 
 
@@ -211,3 +213,26 @@ def test_a_version_1_database_gets_revisions(db_url: str) -> None:
         assert "old1" in {r["id"] for r in s.list_runs(["p"], since=mark)}
     finally:
         s.close()
+
+
+def test_a_postgresql_older_than_13_is_refused_by_name(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening a PostgreSQL 12 server is an Error naming the version needed, before any table is made."""
+    real = PostgresStore._connect
+
+    class Twelve:
+        """A real connection that says it is PostgreSQL 12.5."""
+
+        def __init__(self, conn: psycopg.Connection) -> None:
+            self.conn, self.info = conn, SimpleNamespace(server_version=120005)
+
+        def __enter__(self) -> Twelve:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.conn.close()
+
+    monkeypatch.setattr(PostgresStore, "_connect", lambda self: Twelve(real(self)))
+    with pytest.raises(Error, match=r"PostgreSQL 13 or later .* version 12$"):
+        PostgresStore(pg_url)
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regclass('runs')").fetchone() == (None,)
