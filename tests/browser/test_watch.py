@@ -9,7 +9,9 @@ serves it to every test.
 
 from __future__ import annotations
 
+import platform
 import re
+import socket
 from typing import Iterator
 
 import pytest
@@ -177,6 +179,15 @@ def test_a_run_view_shows_sections_charts_media_config_and_summary(
     expect(page.locator("#run-summary tr").filter(has_text="best_acc")).to_contain_text("0.93")
     expect(page.locator("#run-summary")).to_contain_text("train/loss")
     expect(page.locator("#run-console")).to_contain_text("the baseline console line")
+
+    # env.json as text: this machine, this Python; the machine has no GPU to show.
+    expect(page.locator("#run-env tr").filter(has_text="python")).to_contain_text(platform.python_version())
+    text_of = "trs => trs.map((tr) => [...tr.cells].map((c) => c.textContent))"
+    env = dict(page.locator("#run-env tr").evaluate_all(text_of))
+    assert env["host"] == socket.gethostname()
+    assert f"kernel {platform.release()}" in env["os"]
+    assert env["python"].startswith(f"{platform.python_version()}, ")
+    assert env["started"].startswith("20") and "earlier sessions" not in env
 
 
 def test_the_x_axis_smoothing_and_log_scale_keep_every_point(

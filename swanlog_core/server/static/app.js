@@ -827,18 +827,36 @@
         : el("tr", {}, el("td", { class: "muted" }, "empty"))));
     }
 
+    // env.json (docs/format.md) as rows of text: where and how the run ran, and ran before.
+    function environment(env, host) {
+      const sys = env.system || {}, py = env.python || {}, cmd = env.command || {}, git = env.git;
+      const gb = (bytes) => (typeof bytes === "number" ? `${(bytes / 2 ** 30).toFixed(1)} GB` : null);
+      const join = (...parts) => parts.filter((p) => p !== null && p !== undefined && p !== "").join(", ");
+      const rows = [
+        ["host", sys.hostname || host],
+        ["os", join(sys.distro || sys.os, sys.kernel && `kernel ${sys.kernel}`)],
+        ["cpu", join(sys.cpu_model, sys.cpu_count && `${sys.cpu_available || sys.cpu_count} of ${sys.cpu_count} cores`)],
+        ["memory", gb(sys.memory_total)],
+        ["gpu", (env.gpu || []).map((g) => join(g.name, gb(g.memory_total), g.driver && `driver ${g.driver}`)).join("; ")],
+        ["python", join(py.version, py.executable)],
+        ["command", Array.isArray(cmd.argv) ? cmd.argv.join(" ") : null],
+        ["cwd", cmd.cwd],
+        ["git", git && join(git.commit && git.commit.slice(0, 12), git.branch, git.dirty ? "dirty" : null, git.remote)],
+        ["started", env.started],
+        ["earlier sessions", (env.previous || []).map((s) => join(s.started, (s.system || {}).hostname)).join("; ")],
+      ];
+      return rows.filter(([, v]) => v !== undefined && v !== null && v !== "");
+    }
+
     async function renderInfo() {
       if (st.runs.length !== 1) { info.replaceChildren(); return; }
       const run = st.runs[0];
-      const env = run.env || {};
-      const envEntries = flatten({ host: env.hostname || run.host, os: env.os, python: env.python, git: env.git,
-        command: env.command, cwd: env.cwd, gpu: env.gpus }).filter(([, v]) => v !== undefined && v !== null && !(Array.isArray(v) && !v.length));
+      const envEntries = environment(run.env || {}, run.host);
       const consolePre = el("pre", { id: "run-console" }, "");
       info.replaceChildren(
         el("div", { class: "panel" }, el("h3", {}, "Config"), kvTable("run-config", flatten(run.config))),
         el("div", { class: "panel" }, el("h3", {}, "Summary"), kvTable("run-summary", Object.entries(run.summary || {}))),
-        el("div", { class: "panel" }, el("h3", {}, "Environment"), kvTable("run-env", envEntries.map(([k, v]) =>
-          [k, Array.isArray(v) ? v.map((g) => (typeof g === "object" ? JSON.stringify(g) : g)).join("; ") : v]))),
+        el("div", { class: "panel" }, el("h3", {}, "Environment"), kvTable("run-env", envEntries)),
         el("div", { class: "panel", style: "grid-column: 1 / -1" }, el("h3", {}, "Console"), consolePre));
       await refreshConsole(consolePre);
     }
