@@ -197,7 +197,7 @@
   function runsView() {
     const saved = JSON.parse(localStorage.getItem("swanlog.columns") || "null");
     const st = {
-      runs: [], byId: new Map(), rev: null, // rev: the server's revision of the list (null: ask for it whole)
+      runs: [], byId: new Map(), rev: null, // rev: the watermark of the last answer (null: ask for every run)
       sort: { key: "created", dir: -1 }, columns: saved || [], chosen: saved !== null,
       checked: new Set(), limit: TABLE_ROWS, timer: null, stopped: false,
     };
